@@ -1,0 +1,98 @@
+using Orleans.Configuration;
+using Orleans.Dashboard;
+using Orleans.Embeddings.Diagnostics;
+using Orleans.Embeddings.Silo.Configuration;
+using Orleans.Embeddings.Silo.Health;
+using Orleans.Embeddings.Storage;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+
+namespace Orleans.Embeddings.Silo;
+
+/// <summary>Builds the silo's web application: Orleans, storage, health endpoints, metrics, dashboard.</summary>
+public static class SiloApplication
+{
+    /// <summary>The path that answers 200 while the process is alive.</summary>
+    public const string HealthPath = "/health";
+
+    /// <summary>The path that answers 200 once the database is reachable, migrated, and the silo is active.</summary>
+    public const string ReadyPath = "/ready";
+
+    private const string ReadyTag = "ready";
+
+    /// <summary>
+    /// Builds the application from appsettings.json, environment variables (<c>Embeddings__Database__ConnectionString</c>)
+    /// and command-line arguments (<c>--Embeddings:Cluster:SiloPort=11112</c>).
+    /// </summary>
+    /// <exception cref="OptionsValidationException">A setting is invalid; the message names it.</exception>
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        var configuration = builder.Configuration;
+
+        var database = ValidatedConfiguration.Get(configuration, DatabaseOptions.SectionName, new DatabaseOptionsValidator());
+        var cluster = ValidatedConfiguration.Get(configuration, EmbeddingsClusterOptions.SectionName, new EmbeddingsClusterOptionsValidator());
+        var dashboard = ValidatedConfiguration.Get(configuration, Configuration.DashboardOptions.SectionName, new DashboardOptionsValidator());
+        var telemetry = ValidatedConfiguration.Get(configuration, TelemetryOptions.SectionName, new TelemetryOptionsValidator());
+
+        builder.UseOrleans(silo =>
+        {
+            silo.UseEmbeddingsClustering(cluster, database.ConnectionString);
+            silo.AddEmbeddingsStorage(options => options.Bind(configuration.GetSection(DatabaseOptions.SectionName)));
+            silo.Configure<ClusterMembershipOptions>(configuration.GetSection("Orleans:Membership"));
+            if (dashboard.Enabled)
+            {
+                silo.AddDashboard();
+            }
+        });
+
+        var metrics = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("orleans-embeddings-silo", serviceInstanceId: $"{Environment.MachineName}:{cluster.SiloPort}"));
+        metrics.WithMetrics(meters =>
+        {
+            meters.AddMeter(EmbeddingsTelemetry.MeterName, EmbeddingsTelemetry.OrleansMeterName, "System.Runtime");
+            if (!string.IsNullOrEmpty(telemetry.PrometheusPath))
+            {
+                meters.AddPrometheusExporter();
+            }
+
+            if (telemetry.OtlpEndpoint is { } endpoint)
+            {
+                meters.AddOtlpExporter(otlp => otlp.Endpoint = endpoint);
+            }
+        });
+
+        builder.Services.AddHealthChecks()
+            .AddCheck<DatabaseReadinessCheck>("database", tags: [ReadyTag])
+            .AddCheck<SiloReadinessCheck>("silo", tags: [ReadyTag]);
+
+        var app = builder.Build();
+        app.MapHealthChecks(HealthPath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthReportWriter.WriteAsync });
+        app.MapHealthChecks(ReadyPath, new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains(ReadyTag),
+            ResponseWriter = HealthReportWriter.WriteAsync,
+            ResultStatusCodes =
+            {
+                [HealthStatus.Healthy] = StatusCodes.Status200OK,
+                [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable,
+                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+            },
+        });
+
+        if (!string.IsNullOrEmpty(telemetry.PrometheusPath))
+        {
+            app.MapPrometheusScrapingEndpoint(telemetry.PrometheusPath);
+        }
+
+        if (dashboard.Enabled)
+        {
+            app.MapOrleansDashboard(routePrefix: dashboard.RoutePrefix);
+        }
+
+        return app;
+    }
+}

@@ -1,0 +1,39 @@
+namespace Orleans.Embeddings.Testing;
+
+/// <summary>Locates the repository and the build outputs of its programs from a test's base directory.</summary>
+public static class RepositoryPaths
+{
+    private static readonly Lazy<string> s_root = new(FindRoot);
+
+    /// <summary>The folder holding <c>Orleans.Embeddings.sln</c>.</summary>
+    public static string Root => s_root.Value;
+
+    /// <summary>The build configuration the tests were built with (Debug or Release).</summary>
+    public static string Configuration =>
+        AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+
+    /// <summary>The built silo host assembly, for tests that run silos as separate processes.</summary>
+    public static string SiloAssembly
+    {
+        get
+        {
+            var path = Path.Combine(Root, "silo", "Orleans.Embeddings.Silo", "bin", Configuration, "net10.0", "Orleans.Embeddings.Silo.dll");
+            return File.Exists(path)
+                ? path
+                : throw new InvalidOperationException($"The silo host is not built at {path}; the test project must reference silo/Orleans.Embeddings.Silo.");
+        }
+    }
+
+    private static string FindRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Orleans.Embeddings.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"No Orleans.Embeddings.sln above {AppContext.BaseDirectory}.");
+    }
+}
