@@ -30,7 +30,8 @@ public static class SiloApplication
     /// <exception cref="OptionsValidationException">A setting is invalid; the message names it.</exception>
     public static WebApplication Build(string[] args)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // appsettings.json sits next to the assembly: read it from there whatever the working directory.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         var configuration = builder.Configuration;
 
         var database = ValidatedConfiguration.Get(configuration, DatabaseOptions.SectionName, new DatabaseOptionsValidator());

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite: installs PostgreSQL 15 + pgvector if missing (the tests start their own
+# ephemeral PostgreSQL clusters on free loopback ports), builds with warnings as errors, runs every test.
+# Set EMBEDDINGS_TEST_PG to a connection string to test against an existing server instead.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+if [ -z "${EMBEDDINGS_TEST_PG:-}" ]; then
+  bash infra/postgres/setup.sh --install-only
+fi
+
+dotnet build Orleans.Embeddings.sln -c Release -warnaserror -nologo -clp:ErrorsOnly -v quiet
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test --solution Orleans.Embeddings.sln -c Release --no-build 2>&1 | tee "$log" || status=$?
+
+# One closing line that any reader understands, summed over the test assemblies.
+passed=$(sed -n 's/^ *succeeded: *\([0-9]*\).*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+failed=$(sed -n 's/^ *failed: *\([0-9]*\).*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+echo "tests: $passed passed, $failed failed"
+if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then
+  echo "no test ran" >&2
+  exit 1
+fi
+exit "$status"
