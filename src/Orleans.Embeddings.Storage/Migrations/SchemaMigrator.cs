@@ -131,7 +131,7 @@ public sealed partial class SchemaMigrator
         exists.Parameters.AddWithValue("table", HistoryTable);
         if (await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not true)
         {
-            return new SchemaStatus(0, LatestVersion, 0);
+            return new SchemaStatus(0, LatestVersion, _scripts.Count);
         }
 
         var applied = await ReadHistoryAsync(connection, null, cancellationToken).ConfigureAwait(false);
