@@ -1,0 +1,103 @@
+using Npgsql;
+using NpgsqlTypes;
+using Orleans.Embeddings.Storage.Documents;
+using Orleans.Embeddings.Storage.Versions;
+
+namespace Orleans.Embeddings.Storage.Reconciliation;
+
+/// <summary>
+/// Compares a version table with the documents table: the bulk load is the first reconciliation pass,
+/// and passes repeat until <see cref="CountDivergenceAsync"/> finds nothing. Pages are keyset-paginated
+/// per shard, so a loader can checkpoint (shard, last id) and resume after a crash.
+/// </summary>
+public sealed class ReconciliationQueries(NpgsqlDataSource dataSource)
+{
+    /// <summary>
+    /// Live documents of <paramref name="shard"/> after <paramref name="afterId"/> (null: from the start) whose
+    /// vector is missing or stale, in id order. The last id is the cursor of the next page; an empty page ends the shard.
+    /// </summary>
+    public async Task<IReadOnlyList<PendingDocument>> ReadPendingDocumentsAsync(
+        VersionTable table, int shard, string? afterId, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var command = CreatePageCommand(
+            table, shard, afterId, limit,
+            $"""
+            SELECT d.id, d.seq, d.content, d.metadata::text
+              FROM embeddings_documents d
+              LEFT JOIN {table.QuotedTable} e ON e.id = d.id
+             WHERE d.collection = @collection AND d.shard = @shard AND (@after::text IS NULL OR d.id > @after)
+               AND NOT d.deleted AND (e.id IS NULL OR e.seq < d.seq)
+             ORDER BY d.id
+             LIMIT @limit
+            """);
+        var page = new List<PendingDocument>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            page.Add(new PendingDocument(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3)));
+        }
+
+        return page;
+    }
+
+    /// <summary>
+    /// Documents of <paramref name="shard"/> deleted at a higher seq than their still-live row in the version
+    /// table, in id order after <paramref name="afterId"/>: tombstones the version has yet to receive.
+    /// </summary>
+    public async Task<IReadOnlyList<PendingTombstone>> ReadPendingTombstonesAsync(
+        VersionTable table, int shard, string? afterId, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var command = CreatePageCommand(
+            table, shard, afterId, limit,
+            $"""
+            SELECT d.id, d.seq
+              FROM embeddings_documents d
+              JOIN {table.QuotedTable} e ON e.id = d.id
+             WHERE d.collection = @collection AND d.shard = @shard AND (@after::text IS NULL OR d.id > @after)
+               AND d.deleted AND NOT e.deleted AND e.seq < d.seq
+             ORDER BY d.id
+             LIMIT @limit
+            """);
+        var page = new List<PendingTombstone>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            page.Add(new PendingTombstone(reader.GetString(0), reader.GetInt64(1)));
+        }
+
+        return page;
+    }
+
+    /// <summary>Counts what separates the version table from the documents (zero everywhere = converged).</summary>
+    public async Task<VersionDivergence> CountDivergenceAsync(VersionTable table, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        await using var command = dataSource.CreateCommand(
+            $"""
+            SELECT count(*) FILTER (WHERE NOT d.deleted AND e.id IS NULL),
+                   count(*) FILTER (WHERE NOT d.deleted AND e.seq < d.seq),
+                   count(*) FILTER (WHERE d.deleted AND NOT e.deleted AND e.seq < d.seq)
+              FROM embeddings_documents d
+              LEFT JOIN {table.QuotedTable} e ON e.id = d.id
+             WHERE d.collection = @collection
+            """);
+        command.Parameters.AddWithValue("collection", table.Collection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return new VersionDivergence(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+    }
+
+    private NpgsqlCommand CreatePageCommand(VersionTable table, int shard, string? afterId, int limit, string sql)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentOutOfRangeException.ThrowIfNegative(shard);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(shard, DocumentStore.ShardCount);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var command = dataSource.CreateCommand(sql);
+        command.Parameters.AddWithValue("collection", table.Collection);
+        command.Parameters.AddWithValue("shard", (short)shard);
+        command.Parameters.Add(new NpgsqlParameter("after", NpgsqlDbType.Text) { Value = (object?)afterId ?? DBNull.Value });
+        command.Parameters.AddWithValue("limit", limit);
+        return command;
+    }
+}

@@ -1,0 +1,136 @@
+using System.Globalization;
+using System.Text;
+using Npgsql;
+using NpgsqlTypes;
+using Orleans.Embeddings.Storage.Versions;
+using Pgvector;
+
+namespace Orleans.Embeddings.Storage.Search;
+
+/// <summary>
+/// Top-k search on a version table: HNSW when the index exists, an exact scan before. Tombstones never
+/// match. pgvector 0.8's iterative index scan (strict order) keeps filtered queries returning k hits
+/// whenever k rows match, instead of the at most ef_search candidates a plain HNSW scan filters down.
+/// </summary>
+public sealed class VectorSearch(NpgsqlDataSource dataSource)
+{
+    /// <summary>Searches <paramref name="table"/>; every hit is tagged with the table's version.</summary>
+    /// <exception cref="ArgumentException">The query has the wrong number of dimensions or non-finite values, or k is out of range.</exception>
+    public async Task<IReadOnlyList<VectorSearchHit>> SearchAsync(VersionTable table, VectorSearchRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(request);
+        Check(table, request);
+
+        var where = new StringBuilder("NOT t.deleted");
+        var batch = new NpgsqlBatch();
+        var search = new NpgsqlBatchCommand();
+        for (var i = 0; i < request.Filters.Count; i++)
+        {
+            var field = $"f{i}";
+            search.Parameters.AddWithValue(field, request.Filters[i].Field);
+            switch (request.Filters[i])
+            {
+                case MetadataFilter.EqualFilter equal:
+                    where.Append(CultureInfo.InvariantCulture, $" AND t.metadata @> jsonb_build_object(@{field}::text, @v{i}::jsonb)");
+                    search.Parameters.Add(new NpgsqlParameter($"v{i}", NpgsqlDbType.Jsonb) { Value = equal.ValueJson });
+                    break;
+                case MetadataFilter.InFilter @in:
+                    where.Append(CultureInfo.InvariantCulture, $" AND (t.metadata -> @{field}::text) IN (SELECT jsonb_array_elements(@v{i}::jsonb))");
+                    search.Parameters.Add(new NpgsqlParameter($"v{i}", NpgsqlDbType.Jsonb) { Value = @in.ValuesJson });
+                    break;
+                case MetadataFilter.RangeFilter range:
+                    // The CASE keeps the cast away from non-numbers whatever order the planner evaluates conditions in.
+                    var number = $"(CASE WHEN jsonb_typeof(t.metadata -> @{field}::text) = 'number' THEN (t.metadata ->> @{field}::text)::double precision END)";
+                    if (range.Min is { } min)
+                    {
+                        where.Append(CultureInfo.InvariantCulture, $" AND {number} >= @min{i}");
+                        search.Parameters.AddWithValue($"min{i}", min);
+                    }
+
+                    if (range.Max is { } max)
+                    {
+                        where.Append(CultureInfo.InvariantCulture, $" AND {number} <= @max{i}");
+                        search.Parameters.AddWithValue($"max{i}", max);
+                    }
+
+                    break;
+            }
+        }
+
+        var distance = $"t.embedding {table.DistanceOperator} @query::{table.SqlElementType}";
+        var content = request.IncludeContent
+            ? "d.content FROM nn LEFT JOIN embeddings_documents d ON d.collection = @collection AND d.id = nn.id"
+            : "NULL::text FROM nn";
+        search.CommandText =
+            $"""
+            WITH nn AS MATERIALIZED (
+                SELECT t.id, {distance} AS distance, t.metadata::text AS metadata
+                  FROM {table.QuotedTable} t
+                 WHERE {where}
+                 ORDER BY {distance}
+                 LIMIT @k)
+            SELECT nn.id, {table.ScoreExpression("nn.distance")}, nn.metadata, {content}
+             ORDER BY nn.distance, nn.id
+            """;
+        search.Parameters.AddWithValue("query", new Vector(request.Query));
+        search.Parameters.AddWithValue("k", request.K);
+        search.Parameters.AddWithValue("collection", table.Collection);
+
+        var settings = new NpgsqlBatchCommand(
+            "SELECT set_config('hnsw.ef_search', @ef, true), set_config('hnsw.iterative_scan', 'strict_order', true)");
+        settings.Parameters.AddWithValue("ef", Math.Max(request.EfSearch, request.K).ToString(CultureInfo.InvariantCulture));
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        batch.Connection = connection;
+        batch.Transaction = transaction;
+        batch.BatchCommands.Add(settings);
+        batch.BatchCommands.Add(search);
+        var hits = new List<VectorSearchHit>(request.K);
+        await using (batch)
+        {
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                hits.Add(new VectorSearchHit(
+                    reader.GetString(0),
+                    reader.GetDouble(1),
+                    reader.GetString(2),
+                    reader.IsDBNull(3) ? null : reader.GetString(3),
+                    table.Version));
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return hits;
+    }
+
+    private static void Check(VersionTable table, VectorSearchRequest request)
+    {
+        if (request.K is < 1 or > VectorSearchRequest.MaxK)
+        {
+            throw new ArgumentException($"k must be between 1 and {VectorSearchRequest.MaxK} (was {request.K}).", nameof(request));
+        }
+
+        if (request.EfSearch is < 1 or > VectorSearchRequest.MaxK)
+        {
+            throw new ArgumentException($"ef_search must be between 1 and {VectorSearchRequest.MaxK} (was {request.EfSearch}).", nameof(request));
+        }
+
+        if (request.Query.Length != table.Dimensions)
+        {
+            throw new ArgumentException(
+                $"The query vector has {request.Query.Length} dimensions; version {table.Version} of {table.Collection} stores {table.Dimensions}.", nameof(request));
+        }
+
+        foreach (var value in request.Query.Span)
+        {
+            if (!float.IsFinite(value))
+            {
+                throw new ArgumentException($"The query vector holds a non-finite value ({value}).", nameof(request));
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+namespace Orleans.Embeddings.Storage.Search;
+
+/// <summary>A k-nearest-neighbour query on one version table.</summary>
+/// <param name="Query">The query embedding, computed with the same model version as the table.</param>
+/// <param name="K">How many hits to return (1-1000).</param>
+public sealed record VectorSearchRequest(ReadOnlyMemory<float> Query, int K)
+{
+    /// <summary>Default <see cref="EfSearch"/> (pgvector's default).</summary>
+    public const int DefaultEfSearch = 40;
+
+    /// <summary>The most hits one search returns (pgvector's ef_search ceiling).</summary>
+    public const int MaxK = 1000;
+
+    /// <summary>HNSW candidate list size (raised to <see cref="K"/> when smaller). Higher: better recall, slower.</summary>
+    public int EfSearch { get; init; } = DefaultEfSearch;
+
+    /// <summary>Conditions on metadata, combined with AND.</summary>
+    public IReadOnlyList<MetadataFilter> Filters { get; init; } = [];
+
+    /// <summary>Whether hits carry the document's content (joined from the documents table).</summary>
+    public bool IncludeContent { get; init; }
+}

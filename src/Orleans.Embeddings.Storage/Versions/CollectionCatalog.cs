@@ -1,0 +1,164 @@
+using Npgsql;
+using Orleans.Embeddings.Storage.Naming;
+
+namespace Orleans.Embeddings.Storage.Versions;
+
+/// <summary>Collections and the registry of their model versions, each with an embedding table of its own.</summary>
+public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
+{
+    private const string SelectVersion =
+        "SELECT collection, version, dimensions, element_type, distance, table_name FROM embeddings_model_versions";
+
+    /// <summary>Creates the collection when it does not exist yet.</summary>
+    /// <exception cref="ArgumentException">The name is not a valid collection name.</exception>
+    public async Task EnsureCollectionAsync(string collection, CancellationToken cancellationToken = default)
+    {
+        StorageNames.Validate(collection, "collection");
+        await using var command = dataSource.CreateCommand("INSERT INTO embeddings_collections (name) VALUES (@name) ON CONFLICT DO NOTHING");
+        command.Parameters.AddWithValue("name", collection);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Registers a version of a collection (creating the collection if needed) and creates its embedding
+    /// table, without an ANN index: bulk loads are far faster without one. Repeating the same
+    /// registration is a no-op; registering an existing version with another shape fails.
+    /// </summary>
+    /// <exception cref="ArgumentException">A name is invalid or the dimensions are out of range.</exception>
+    /// <exception cref="InvalidOperationException">The version exists with other dimensions, element type or distance.</exception>
+    public async Task<VersionTable> RegisterVersionAsync(
+        string collection, string version, int dimensions, VectorElementType elementType, DistanceMetric distance,
+        CancellationToken cancellationToken = default)
+    {
+        var tableName = StorageNames.VersionTableName(collection, version);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimensions, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(dimensions, 16000);
+        var requested = new VersionTable(collection, version, dimensions, elementType, distance, tableName);
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using (var insert = new NpgsqlCommand(
+            """
+            INSERT INTO embeddings_collections (name) VALUES (@collection) ON CONFLICT DO NOTHING;
+            INSERT INTO embeddings_model_versions (collection, version, dimensions, element_type, distance, table_name)
+            VALUES (@collection, @version, @dimensions, @element_type, @distance, @table_name)
+            ON CONFLICT (collection, version) DO NOTHING;
+            """, connection, transaction))
+        {
+            insert.Parameters.AddWithValue("collection", collection);
+            insert.Parameters.AddWithValue("version", version);
+            insert.Parameters.AddWithValue("dimensions", dimensions);
+            insert.Parameters.AddWithValue("element_type", ToSql(elementType));
+            insert.Parameters.AddWithValue("distance", ToSql(distance));
+            insert.Parameters.AddWithValue("table_name", tableName);
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var existing = await ReadVersionAsync(connection, transaction, collection, version, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Version {version} of collection {collection} vanished during registration.");
+        if (existing != requested)
+        {
+            throw new InvalidOperationException(
+                $"Version {version} of collection {collection} is already registered with {existing.Dimensions} dimensions, " +
+                $"{ToSql(existing.ElementType)}, {ToSql(existing.Distance)} distance; it cannot be re-registered as " +
+                $"{dimensions} dimensions, {ToSql(elementType)}, {ToSql(distance)}. Register a new version name instead.");
+        }
+
+        await using (var create = new NpgsqlCommand(
+            $"""
+            CREATE TABLE IF NOT EXISTS {requested.QuotedTable}
+            (
+                id         text        PRIMARY KEY,
+                seq        bigint      NOT NULL,
+                deleted    boolean     NOT NULL DEFAULT false,
+                embedding  {requested.ColumnType} NULL,
+                metadata   jsonb       NOT NULL DEFAULT jsonb_build_object(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                CHECK (deleted OR embedding IS NOT NULL)
+            )
+            """, connection, transaction))
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return requested;
+    }
+
+    /// <summary>Reads a registered version, or null when the collection has no such version.</summary>
+    public async Task<VersionTable?> GetVersionAsync(string collection, string version, CancellationToken cancellationToken = default)
+    {
+        StorageNames.Validate(collection, "collection");
+        StorageNames.Validate(version, "version");
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadVersionAsync(connection, null, collection, version, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Lists the registered versions of a collection, oldest first.</summary>
+    public async Task<IReadOnlyList<VersionTable>> ListVersionsAsync(string collection, CancellationToken cancellationToken = default)
+    {
+        StorageNames.Validate(collection, "collection");
+        await using var command = dataSource.CreateCommand($"{SelectVersion} WHERE collection = @collection ORDER BY created_at, version");
+        command.Parameters.AddWithValue("collection", collection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var versions = new List<VersionTable>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            versions.Add(Read(reader));
+        }
+
+        return versions;
+    }
+
+    /// <summary>
+    /// Drops a version's table and forgets the version. Idempotent. The caller must make sure no silo can
+    /// still route writes or searches to it (DESIGN invariant 4).
+    /// </summary>
+    public async Task DropVersionAsync(string collection, string version, CancellationToken cancellationToken = default)
+    {
+        var tableName = StorageNames.VersionTableName(collection, version);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand(
+            $"""
+            DROP TABLE IF EXISTS {StorageNames.Quote(tableName)};
+            DELETE FROM embeddings_model_versions WHERE collection = @collection AND version = @version;
+            """, connection, transaction);
+        command.Parameters.AddWithValue("collection", collection);
+        command.Parameters.AddWithValue("version", version);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<VersionTable?> ReadVersionAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, string collection, string version, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"{SelectVersion} WHERE collection = @collection AND version = @version", connection, transaction);
+        command.Parameters.AddWithValue("collection", collection);
+        command.Parameters.AddWithValue("version", version);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+    }
+
+    private static VersionTable Read(NpgsqlDataReader reader) => new(
+        reader.GetString(0),
+        reader.GetString(1),
+        reader.GetInt32(2),
+        reader.GetString(3) == "halfvec" ? VectorElementType.HalfVec : VectorElementType.Vector,
+        reader.GetString(4) switch
+        {
+            "cosine" => DistanceMetric.Cosine,
+            "inner_product" => DistanceMetric.InnerProduct,
+            _ => DistanceMetric.L2,
+        },
+        reader.GetString(5));
+
+    private static string ToSql(VectorElementType type) => type == VectorElementType.HalfVec ? "halfvec" : "vector";
+
+    private static string ToSql(DistanceMetric distance) => distance switch
+    {
+        DistanceMetric.Cosine => "cosine",
+        DistanceMetric.InnerProduct => "inner_product",
+        _ => "l2",
+    };
+}
