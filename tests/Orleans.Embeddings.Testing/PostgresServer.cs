@@ -54,13 +54,17 @@ public sealed class PostgresServer : IAsyncLifetime
         }
     }
 
-    /// <summary>Creates an empty database with the vector extension and returns its connection string.</summary>
-    public async Task<string> CreateDatabaseAsync(string prefix, CancellationToken cancellationToken = default)
+    /// <summary>Creates an empty database (with the vector extension unless told otherwise) and returns its connection string.</summary>
+    public async Task<string> CreateDatabaseAsync(string prefix, CancellationToken cancellationToken = default, bool withVectorExtension = true)
     {
         var name = $"{new string(prefix.ToLowerInvariant().Where(char.IsAsciiLetterOrDigit).Take(40).ToArray())}_{RandomNumberGenerator.GetHexString(8, lowercase: true)}";
         await ExecuteAsync(AdminConnectionString, $"CREATE DATABASE \"{name}\"", cancellationToken).ConfigureAwait(false);
         var builder = new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name };
-        await ExecuteAsync(builder.ConnectionString, "CREATE EXTENSION IF NOT EXISTS vector", cancellationToken).ConfigureAwait(false);
+        if (withVectorExtension)
+        {
+            await ExecuteAsync(builder.ConnectionString, "CREATE EXTENSION IF NOT EXISTS vector", cancellationToken).ConfigureAwait(false);
+        }
+
         return builder.ConnectionString;
     }
 

@@ -119,6 +119,13 @@ public sealed partial class SchemaMigrator
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        if (pending.Count > 0)
+        {
+            // A migration may have created types (the vector extension): the data source loaded its
+            // type catalogue on its first connection, before they existed, and must see them now.
+            await connection.ReloadTypesAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         LogUpToDate(_logger, LatestVersion, pending.Count);
         return pending;
     }

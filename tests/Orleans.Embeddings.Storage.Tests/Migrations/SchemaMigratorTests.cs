@@ -2,6 +2,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Orleans.Embeddings.Storage;
 using Orleans.Embeddings.Storage.Migrations;
+using Orleans.Embeddings.Storage.Vectors;
+using Orleans.Embeddings.Storage.Versions;
 using Orleans.Embeddings.Testing;
 
 namespace Orleans.Embeddings.Storage.Tests.Migrations;
@@ -24,6 +26,20 @@ public sealed class SchemaMigratorTests(PostgresServer server)
         var status = await migrator.GetStatusAsync(Cancellation);
         Assert.True(status.IsUpToDate);
         Assert.Equal(EmbeddedMigrations.LatestVersion, status.DatabaseVersion);
+    }
+
+    [Fact]
+    public async Task MigrateAsync_DatabaseWithoutTheVectorExtension_CreatesItAndTheDataSourceCanWriteVectorsAtOnce()
+    {
+        var connectionString = await server.CreateDatabaseAsync("novector", Cancellation, withVectorExtension: false);
+        await using var database = new ScratchDatabase(server, connectionString);
+        await new SchemaMigrator(database.DataSource, NullLogger<SchemaMigrator>.Instance).MigrateAsync(Cancellation);
+        var table = await new CollectionCatalog(database.DataSource).RegisterVersionAsync(
+            "fresh", "v1", 3, VectorElementType.Vector, DistanceMetric.Cosine, Cancellation);
+
+        var result = await new EmbeddingTableWriter(database.DataSource).WriteAsync(table, [EmbeddingRow.Upsert("a", 1, new float[] { 1, 0, 0 })], Cancellation);
+
+        Assert.Equal(1, result.Applied);
     }
 
     [Fact]

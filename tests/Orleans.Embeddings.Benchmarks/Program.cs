@@ -1,0 +1,17 @@
+using Orleans.Embeddings.Benchmarks;
+using Orleans.Embeddings.Benchmarks.Storage;
+
+// One benchmark per name; each prints a table and ends with one line "RESULT <name> key=value ...".
+var benchmarks = new Dictionary<string, Func<IBenchmark>>(StringComparer.Ordinal)
+{
+    ["storage"] = () => new StorageBenchmark(),
+};
+
+if (args.Length != 1 || !benchmarks.TryGetValue(args[0], out var create))
+{
+    await Console.Error.WriteLineAsync($"usage: dotnet run -c Release --project tests/Orleans.Embeddings.Benchmarks -- <{string.Join('|', benchmarks.Keys)}>");
+    return 2;
+}
+
+await create().RunAsync(CancellationToken.None);
+return 0;

@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics.Tensors;
+using Npgsql;
+using NpgsqlTypes;
+using Orleans.Embeddings.Storage.Search;
+using Orleans.Embeddings.Storage.Vectors;
+using Orleans.Embeddings.Storage.Versions;
+using Orleans.Embeddings.Testing;
+using Pgvector;
+
+namespace Orleans.Embeddings.Benchmarks.Storage;
+
+/// <summary>
+/// Guarded batched upsert against raw binary COPY (empty and full table), HNSW build time, and recall@10
+/// of HNSW against exact search with query latency at three ef_search settings.
+/// </summary>
+internal sealed class StorageBenchmark : IBenchmark
+{
+    private const int Documents = 100_000;
+    private const int Dimensions = 384;
+    private const int BatchSize = 1000;
+    private const int Queries = 1000;
+    private const int K = 10;
+    private static readonly int[] s_efSearch = [VectorSearchRequest.DefaultEfSearch, 100, 200];
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var total = Stopwatch.StartNew();
+        var random = new Random(20261122);
+        var vectors = new float[Documents][];
+        for (var i = 0; i < Documents; i++)
+        {
+            vectors[i] = RandomVectors.Unit(random, Dimensions);
+        }
+
+        // Queries are stored vectors with noise added: a neighbourhood exists, as with real embeddings.
+        // (On uniform random 384-d vectors all neighbours are nearly equidistant, a pessimistic case.)
+        var queries = new float[Queries][];
+        for (var q = 0; q < Queries; q++)
+        {
+            var noise = RandomVectors.Unit(random, Dimensions);
+            var source = vectors[random.Next(Documents)];
+            var query = new float[Dimensions];
+            for (var d = 0; d < Dimensions; d++)
+            {
+                query[d] = source[d] + 0.8f * noise[d];
+            }
+
+            var norm = MathF.Sqrt(TensorPrimitives.Dot(query, query));
+            TensorPrimitives.Divide(query, norm, query);
+            queries[q] = query;
+        }
+
+        await using var database = await BenchmarkDatabase.CreateAsync("storage", cancellationToken);
+        var table = await new CollectionCatalog(database.DataSource).RegisterVersionAsync("bench", "v1", Dimensions, VectorElementType.Vector, DistanceMetric.Cosine, cancellationToken);
+        var writer = new EmbeddingTableWriter(database.DataSource);
+
+        Console.WriteLine($"storage benchmark: {Documents:N0} documents x {Dimensions} dimensions, batches of {BatchSize}, {Queries} queries, k={K}");
+        var copyEmpty = await TimeAsync(() => RawCopyAsync(database.DataSource, "raw_copy_a", vectors, cancellationToken));
+        var guardedEmpty = await TimeAsync(() => GuardedAsync(writer, table, vectors, seq: 1, cancellationToken));
+        var copyAgain = await TimeAsync(() => RawCopyAsync(database.DataSource, "raw_copy_b", vectors, cancellationToken));
+        var guardedFull = await TimeAsync(() => GuardedAsync(writer, table, vectors, seq: 2, cancellationToken));
+        var copySeconds = (copyEmpty + copyAgain) / 2;
+
+        await using (var analyze = database.DataSource.CreateCommand($"VACUUM ANALYZE {table.QuotedTable}"))
+        {
+            await analyze.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var build = await TimeAsync(() => new HnswIndexBuilder(database.DataSource).BuildAsync(table, cancellationToken: cancellationToken));
+
+        var truth = ExactNeighbours(vectors, queries);
+        var search = new VectorSearch(database.DataSource);
+        var rows = new List<(int Ef, double Recall, double P50, double P99)>();
+        foreach (var ef in s_efSearch)
+        {
+            var latencies = new double[Queries];
+            double found = 0;
+            for (var q = 0; q < Queries; q++)
+            {
+                var started = Stopwatch.GetTimestamp();
+                var hits = await search.SearchAsync(table, new VectorSearchRequest(queries[q], K) { EfSearch = ef }, cancellationToken);
+                latencies[q] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                found += hits.Count(h => truth[q].Contains(int.Parse(h.Id, CultureInfo.InvariantCulture)));
+            }
+
+            Array.Sort(latencies);
+            rows.Add((ef, found / (Queries * K), latencies[Queries / 2], latencies[(int)(Queries * 0.99)]));
+        }
+
+        var ratioEmpty = copySeconds / guardedEmpty;
+        var ratioFull = copySeconds / guardedFull;
+        Console.WriteLine();
+        Console.WriteLine($"{"write",-44} {"seconds",8} {"rows/s",10}");
+        Console.WriteLine($"{"raw binary COPY, unindexed (a)",-44} {copyEmpty,8:F2} {Documents / copyEmpty,10:N0}");
+        Console.WriteLine($"{"raw binary COPY, unindexed (a, again)",-44} {copyAgain,8:F2} {Documents / copyAgain,10:N0}");
+        Console.WriteLine($"{"guarded upsert, empty table (b)",-44} {guardedEmpty,8:F2} {Documents / guardedEmpty,10:N0}");
+        Console.WriteLine($"{"guarded upsert, full table, all replaced (b)",-44} {guardedFull,8:F2} {Documents / guardedFull,10:N0}");
+        Console.WriteLine($"guarded/copy throughput: empty {ratioEmpty:F2} (target >= 0.6: {(ratioEmpty >= 0.6 ? "met" : "NOT met")}), full {ratioFull:F2}");
+        Console.WriteLine($"HNSW build (m {HnswIndexOptions.DefaultM}, ef_construction {HnswIndexOptions.DefaultEfConstruction}, {HnswIndexOptions.DefaultMaintenanceWorkMemory}, {HnswIndexOptions.DefaultMaxParallelMaintenanceWorkers} workers): {build:F1} s");
+        Console.WriteLine();
+        Console.WriteLine($"{"ef_search",9} {"recall@10",10} {"p50 ms",8} {"p99 ms",8}");
+        foreach (var row in rows)
+        {
+            Console.WriteLine($"{row.Ef,9} {row.Recall,10:F4} {row.P50,8:F2} {row.P99,8:F2}");
+        }
+
+        var recallDefault = rows[0].Recall;
+        Console.WriteLine($"recall@10 at the default ef_search {rows[0].Ef}: {recallDefault:F4} (target >= 0.95: {(recallDefault >= 0.95 ? "met" : "NOT met")})");
+        Console.WriteLine($"total {total.Elapsed.TotalSeconds:F0} s");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESULT storage guarded_vs_copy={ratioEmpty:F3} guarded_vs_copy_full={ratioFull:F3} hnsw_build_s={build:F1} " +
+            $"recall10_default={recallDefault:F4} recall10_ef100={rows[1].Recall:F4} recall10_ef200={rows[2].Recall:F4} " +
+            $"p50_ms_default={rows[0].P50:F2} p99_ms_default={rows[0].P99:F2} p50_ms_ef200={rows[2].P50:F2}"));
+    }
+
+    private static async Task<double> TimeAsync(Func<Task> action)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        await action();
+        return stopwatch.Elapsed.TotalSeconds;
+    }
+
+    private static async Task GuardedAsync(EmbeddingTableWriter writer, VersionTable table, float[][] vectors, long seq, CancellationToken cancellationToken)
+    {
+        for (var start = 0; start < vectors.Length; start += BatchSize)
+        {
+            var batch = new EmbeddingRow[Math.Min(BatchSize, vectors.Length - start)];
+            for (var i = 0; i < batch.Length; i++)
+            {
+                batch[i] = EmbeddingRow.Upsert((start + i).ToString(CultureInfo.InvariantCulture), seq, vectors[start + i], """{"section":"bench"}""");
+            }
+
+            await writer.WriteAsync(table, batch, cancellationToken);
+        }
+    }
+
+    /// <summary>The floor: plain binary COPY into an unindexed table of the same shape, one transaction per batch.</summary>
+    private static async Task RawCopyAsync(NpgsqlDataSource dataSource, string tableName, float[][] vectors, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using (var create = new NpgsqlCommand(
+            $"CREATE TABLE {tableName} (id text, seq bigint NOT NULL, deleted boolean NOT NULL, embedding vector({Dimensions}), metadata jsonb NOT NULL)", connection))
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        for (var start = 0; start < vectors.Length; start += BatchSize)
+        {
+            await using var copy = await connection.BeginBinaryImportAsync(
+                $"COPY {tableName} (id, seq, deleted, embedding, metadata) FROM STDIN (FORMAT BINARY)", cancellationToken);
+            for (var i = start; i < Math.Min(start + BatchSize, vectors.Length); i++)
+            {
+                await copy.StartRowAsync(cancellationToken);
+                await copy.WriteAsync(i.ToString(CultureInfo.InvariantCulture), NpgsqlDbType.Text, cancellationToken);
+                await copy.WriteAsync(1L, NpgsqlDbType.Bigint, cancellationToken);
+                await copy.WriteAsync(false, NpgsqlDbType.Boolean, cancellationToken);
+                await copy.WriteAsync(new Vector(vectors[i]), "vector", cancellationToken);
+                await copy.WriteAsync("""{"section":"bench"}""", NpgsqlDbType.Jsonb, cancellationToken);
+            }
+
+            await copy.CompleteAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Brute-force top-k by dot product (the vectors are unit length, so this is cosine).</summary>
+    private static HashSet<int>[] ExactNeighbours(float[][] vectors, float[][] queries)
+    {
+        var truth = new HashSet<int>[queries.Length];
+        Parallel.For(0, queries.Length, q =>
+        {
+            var best = new PriorityQueue<int, float>();
+            for (var i = 0; i < vectors.Length; i++)
+            {
+                var score = TensorPrimitives.Dot(queries[q], vectors[i]);
+                if (best.Count < K)
+                {
+                    best.Enqueue(i, score);
+                }
+                else if (best.TryPeek(out _, out var worst) && score > worst)
+                {
+                    best.EnqueueDequeue(i, score);
+                }
+            }
+
+            truth[q] = [.. best.UnorderedItems.Select(item => item.Element)];
+        });
+        return truth;
+    }
+}
