@@ -5,8 +5,11 @@ namespace Orleans.Embeddings.Storage.Search;
 /// <param name="K">How many hits to return (1-1000).</param>
 public sealed record VectorSearchRequest(ReadOnlyMemory<float> Query, int K)
 {
-    /// <summary>Default <see cref="EfSearch"/> (pgvector's default).</summary>
-    public const int DefaultEfSearch = 40;
+    /// <summary>
+    /// Default <see cref="EfSearch"/>. Above pgvector's 40: on 100k × 384 vectors the storage benchmark
+    /// measured recall@10 0.951 at 40 and 0.996 at 100, for 2.0 versus 3.6 ms median latency.
+    /// </summary>
+    public const int DefaultEfSearch = 100;
 
     /// <summary>The most hits one search returns (pgvector's ef_search ceiling).</summary>
     public const int MaxK = 1000;
