@@ -1,0 +1,138 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Orleans.Embeddings.Inference.Models;
+using Orleans.Embeddings.Inference.Onnx;
+
+namespace Orleans.Embeddings.Inference.Builders;
+
+/// <summary>
+/// Builds a static embedding model from a corpus: a WordPiece vocabulary of the corpus's most frequent
+/// words (plus every character, alone and as a "##" continuation, so any text tokenizes), and one seeded
+/// random vector per token, optionally weighted by the token's inverse document frequency. The ONNX graph
+/// looks the tokens up and masks padding; mean pooling and normalisation happen like for any BERT-family
+/// folder. It is a real lexical baseline: texts sharing (rare) words get close vectors.
+/// </summary>
+public sealed class StaticEmbeddingModelBuilder
+{
+    private static readonly string[] s_specialTokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+
+    /// <summary>The vector length. Default 256.</summary>
+    public int Dimensions { get; init; } = 256;
+
+    /// <summary>The most whole words in the vocabulary. Default 30,000.</summary>
+    public int MaxWords { get; init; } = 30_000;
+
+    /// <summary>Whether token vectors are scaled by inverse document frequency, so rare words weigh more.</summary>
+    public bool IdfWeighting { get; init; } = true;
+
+    /// <summary>The seed of the random projection, so that a build is repeatable.</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>The token limit written into the folder.</summary>
+    public int MaxTokens { get; init; } = 256;
+
+    /// <summary>Builds the model from <paramref name="documents"/> and writes a loadable folder to <paramref name="outputDirectory"/>.</summary>
+    public EmbeddingModelFolder Build(IEnumerable<string> documents, string outputDirectory, string name = "static")
+    {
+        ArgumentNullException.ThrowIfNull(documents);
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputDirectory);
+        ArgumentOutOfRangeException.ThrowIfLessThan(Dimensions, 1);
+
+        var documentFrequency = new Dictionary<string, int>(StringComparer.Ordinal);
+        var characters = new SortedSet<char>();
+        var count = 0;
+        foreach (var document in documents)
+        {
+            count++;
+            foreach (var word in Words(document).Distinct(StringComparer.Ordinal))
+            {
+                documentFrequency[word] = documentFrequency.GetValueOrDefault(word) + 1;
+                characters.UnionWith(word);
+            }
+        }
+
+        var vocabulary = new List<string>(s_specialTokens);
+        vocabulary.AddRange(characters.Select(c => c.ToString()));
+        vocabulary.AddRange(characters.Select(c => "##" + c));
+        var known = vocabulary.ToHashSet(StringComparer.Ordinal);
+        vocabulary.AddRange(documentFrequency
+            .OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal)
+            .Select(p => p.Key)
+            .Where(known.Add)
+            .Take(MaxWords));
+
+        var table = new float[vocabulary.Count * Dimensions];
+        var random = new Random(Seed);
+        var scale = 1 / MathF.Sqrt(Dimensions);
+        for (var token = s_specialTokens.Length; token < vocabulary.Count; token++)
+        {
+            var frequency = documentFrequency.GetValueOrDefault(vocabulary[token].TrimStart('#'));
+            var weight = IdfWeighting ? (float)(Math.Log((count + 1.0) / (frequency + 1.0)) + 1) : 1f;
+            for (var d = 0; d < Dimensions; d++)
+            {
+                // Box-Muller: Gaussian components make random directions uniform on the sphere.
+                var gaussian = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+                table[(token * Dimensions) + d] = (float)gaussian * scale * weight;
+            }
+        }
+
+        Directory.CreateDirectory(outputDirectory);
+        File.WriteAllBytes(Path.Combine(outputDirectory, "model.onnx"), BuildGraph(table, vocabulary.Count, Dimensions));
+        File.WriteAllLines(Path.Combine(outputDirectory, "vocab.txt"), vocabulary, new UTF8Encoding(false));
+        WriteJson(outputDirectory, "tokenizer_config.json", new { do_lower_case = true, model_max_length = MaxTokens, tokenizer_class = "BertTokenizer" });
+        WriteJson(outputDirectory, "config.json", new { model_type = "static-embedding", hidden_size = Dimensions, vocab_size = vocabulary.Count });
+        Directory.CreateDirectory(Path.Combine(outputDirectory, "1_Pooling"));
+        WriteJson(outputDirectory, Path.Combine("1_Pooling", "config.json"), new { word_embedding_dimension = Dimensions, pooling_mode_mean_tokens = true, pooling_mode_cls_token = false });
+        WriteJson(outputDirectory, EmbeddingModelManifest.FileName, new EmbeddingModelManifest
+        {
+            Name = name,
+            Dimensions = Dimensions,
+            Pooling = "mean",
+            Normalize = true,
+            MaxTokens = MaxTokens,
+            OutputName = "token_embeddings",
+        });
+        return EmbeddingModelFolder.Load(outputDirectory);
+    }
+
+    /// <summary>Lower-cased runs of letters and digits: the whole words BERT's basic tokenizer would produce from them.</summary>
+    internal static IEnumerable<string> Words(string text)
+    {
+        var word = new StringBuilder();
+        foreach (var c in text.Normalize(NormalizationForm.FormD))
+        {
+            if (char.IsLetterOrDigit(c))
+            {
+                word.Append(char.ToLowerInvariant(c));
+            }
+            else if (CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.NonSpacingMark && word.Length > 0)
+            {
+                yield return word.ToString();
+                word.Clear();
+            }
+        }
+
+        if (word.Length > 0)
+        {
+            yield return word.ToString();
+        }
+    }
+
+    // token_embeddings[b, t, :] = table[input_ids[b, t], :] * attention_mask[b, t]
+    private static byte[] BuildGraph(float[] table, int vocabularySize, int dimensions) =>
+        new OnnxGraphBuilder("static_embedding")
+            .AddInput("input_ids", OnnxElementType.Int64, "batch", "tokens")
+            .AddInput("attention_mask", OnnxElementType.Int64, "batch", "tokens")
+            .AddOutput("token_embeddings", OnnxElementType.Float, "batch", "tokens", (long)dimensions)
+            .AddInitializer("embedding_table", table, vocabularySize, dimensions)
+            .AddInitializer("last_axis", (ReadOnlySpan<long>)[2L], 1)
+            .AddNode("Gather", ["embedding_table", "input_ids"], ["gathered"], new Dictionary<string, object> { ["axis"] = 0L })
+            .AddNode("Cast", ["attention_mask"], ["mask_float"], new Dictionary<string, object> { ["to"] = (long)OnnxElementType.Float })
+            .AddNode("Unsqueeze", ["mask_float", "last_axis"], ["mask_3d"])
+            .AddNode("Mul", ["gathered", "mask_3d"], ["token_embeddings"])
+            .Build();
+
+    private static void WriteJson(string directory, string relativePath, object value) =>
+        File.WriteAllText(Path.Combine(directory, relativePath), JsonSerializer.Serialize(value, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull }));
+}

@@ -1,0 +1,14 @@
+namespace Orleans.Embeddings.Inference.Sessions;
+
+/// <summary>How an ONNX Runtime session is created.</summary>
+public sealed class EmbeddingSessionOptions
+{
+    /// <summary>Where the session runs. Default: the CPU.</summary>
+    public InferenceDevice Device { get; set; } = InferenceDevice.Cpu;
+
+    /// <summary>Threads within one operator on the CPU; 0 lets ONNX Runtime choose (one per core).</summary>
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Threads across independent operators on the CPU; 0 lets ONNX Runtime choose.</summary>
+    public int InterOpThreads { get; set; }
+}

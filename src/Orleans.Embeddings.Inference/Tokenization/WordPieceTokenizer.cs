@@ -1,0 +1,43 @@
+using Microsoft.ML.Tokenizers;
+using Orleans.Embeddings.Inference.Models;
+
+namespace Orleans.Embeddings.Inference.Tokenization;
+
+/// <summary>
+/// BERT's WordPiece tokenization (Microsoft.ML.Tokenizers) with the folder's casing, [CLS]/[SEP] added and
+/// truncation to the model's token limit reported, never silent.
+/// </summary>
+public sealed class WordPieceTokenizer
+{
+    private readonly BertTokenizer _tokenizer;
+    private readonly int _maxTokens;
+
+    /// <summary>Loads the vocabulary of <paramref name="folder"/>.</summary>
+    /// <exception cref="ModelFolderException">The vocabulary cannot be read or lacks BERT's special tokens.</exception>
+    public WordPieceTokenizer(EmbeddingModelFolder folder)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        try
+        {
+            _tokenizer = BertTokenizer.Create(folder.VocabularyPath, new BertOptions { LowerCaseBeforeTokenization = folder.LowerCase });
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or IOException)
+        {
+            throw new ModelFolderException($"{folder.VocabularyPath} is not a usable WordPiece vocabulary: {ex.Message}", ex);
+        }
+
+        _maxTokens = folder.MaxTokens;
+    }
+
+    /// <summary>The id of [PAD].</summary>
+    public int PaddingId => _tokenizer.PaddingTokenId;
+
+    /// <summary>Tokenizes <paramref name="text"/>, cutting it to the token limit.</summary>
+    public TokenizedText Tokenize(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = _tokenizer.EncodeToIds(text, _maxTokens, addSpecialTokens: true, out _, out var consumed);
+        var truncated = consumed < text.Length && !string.IsNullOrWhiteSpace(text[consumed..]);
+        return new TokenizedText([.. ids], truncated);
+    }
+}

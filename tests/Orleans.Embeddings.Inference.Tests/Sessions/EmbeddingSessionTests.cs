@@ -1,0 +1,89 @@
+using Orleans.Embeddings.Inference.Models;
+using Orleans.Embeddings.Inference.Sessions;
+
+namespace Orleans.Embeddings.Inference.Tests.Sessions;
+
+public sealed class EmbeddingSessionTests(StaticModelFixture model) : IClassFixture<StaticModelFixture>
+{
+    [Fact]
+    public void Embed_StaticModel_ReturnsUnitVectorsOfTheDeclaredLength()
+    {
+        using var session = new EmbeddingSession(model.Folder);
+
+        var embeddings = session.Embed(["a SQL database server", "an image editor"], EmbeddingPurpose.Document);
+
+        Assert.All(embeddings, e => Assert.Equal(64, e.Vector.Length));
+        Assert.All(embeddings, e => Assert.Equal(1.0, Math.Sqrt(e.Vector.Sum(v => (double)v * v)), 5));
+    }
+
+    [Fact]
+    public void Embed_AloneOrBatchedWithLongerAndShorterTexts_GivesTheSameVector()
+    {
+        using var session = new EmbeddingSession(model.Folder);
+        const string text = "postgresql database server";
+
+        var alone = session.Embed([text], EmbeddingPurpose.Document)[0].Vector;
+        var batched = session.Embed(["web", text, "a much longer text about the rust programming language and its safety"], EmbeddingPurpose.Document)[1].Vector;
+
+        Assert.Equal(alone.Length, batched.Length);
+        for (var i = 0; i < alone.Length; i++)
+        {
+            Assert.True(Math.Abs(alone[i] - batched[i]) <= 1e-5, $"component {i}: {alone[i]} vs {batched[i]}");
+        }
+    }
+
+    [Fact]
+    public void Embed_TextsSharingRareWords_AreCloserThanUnrelatedTexts()
+    {
+        using var session = new EmbeddingSession(model.Folder);
+
+        var vectors = session.Embed(["sql database server", "embeddable sql database engine", "image editor for photo retouching"], EmbeddingPurpose.Query)
+            .Select(e => e.Vector).ToArray();
+
+        Assert.True(Dot(vectors[0], vectors[1]) > Dot(vectors[0], vectors[2]) + 0.2, $"{Dot(vectors[0], vectors[1])} vs {Dot(vectors[0], vectors[2])}");
+    }
+
+    [Fact]
+    public void Embed_TextLongerThanTheTokenLimit_IsTruncatedAndSaysSo()
+    {
+        using var session = new EmbeddingSession(model.Folder);
+
+        var result = session.Embed([string.Join(' ', Enumerable.Repeat("database server", 20)), "web server"], EmbeddingPurpose.Document);
+
+        Assert.True(result[0].Truncated);
+        Assert.Equal(16, result[0].TokenCount);
+        Assert.False(result[1].Truncated);
+        Assert.Equal(4, result[1].TokenCount);
+    }
+
+    [Fact]
+    public void Embed_DimensionsTheModelDoesNotAllow_ThrowsListingTheAllowedOnes()
+    {
+        using var session = new EmbeddingSession(model.Folder);
+
+        var error = Assert.Throws<ArgumentException>(() => session.Embed(["x"], EmbeddingPurpose.Query, dimensions: 32));
+
+        Assert.Contains("allowed: 64", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Constructor_CudaDeviceWithTheCpuRuntime_FailsNamingTheSwitch()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() =>
+            new EmbeddingSession(model.Folder, new EmbeddingSessionOptions { Device = InferenceDevice.Parse("cuda:0") }));
+
+        Assert.Contains("cuda:0", error.Message, StringComparison.Ordinal);
+        Assert.Contains("-p:OnnxRuntimeGpu=true", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("gpu")]
+    [InlineData("cuda:")]
+    [InlineData("cuda:x")]
+    public void ParseDevice_Unknown_ThrowsFormatException(string name)
+    {
+        Assert.Throws<FormatException>(() => InferenceDevice.Parse(name));
+    }
+
+    private static double Dot(float[] a, float[] b) => a.Zip(b, (x, y) => (double)x * y).Sum();
+}
