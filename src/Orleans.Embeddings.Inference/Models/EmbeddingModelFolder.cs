@@ -25,6 +25,9 @@ public sealed record EmbeddingModelFolder
     /// <summary>Whether the tokenizer lower-cases text first (<c>do_lower_case</c>).</summary>
     public required bool LowerCase { get; init; }
 
+    /// <summary>Whether accents are removed (<c>strip_accents</c>; by default, whenever text is lower-cased, as BERT does).</summary>
+    public required bool StripAccents { get; init; }
+
     /// <summary>A display name.</summary>
     public required string Name { get; init; }
 
@@ -114,12 +117,14 @@ public sealed record EmbeddingModelFolder
             throw new ModelFolderException($"{Path.Combine(directory, EmbeddingModelManifest.FileName)}: every Matryoshka dimension must be between 1 and {dimensions}.");
         }
 
+        var lowerCase = Bool(tokenizerConfig, "do_lower_case") ?? true;
         return new EmbeddingModelFolder
         {
             Directory = directory,
             ModelPath = model,
             VocabularyPath = vocabulary,
-            LowerCase = Bool(tokenizerConfig, "do_lower_case") ?? true,
+            LowerCase = lowerCase,
+            StripAccents = Bool(tokenizerConfig, "strip_accents") ?? lowerCase,
             Name = manifest?.Name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(directory)),
             Dimensions = dimensions,
             Pooling = poolingMode,

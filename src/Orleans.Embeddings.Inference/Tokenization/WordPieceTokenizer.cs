@@ -19,7 +19,7 @@ public sealed class WordPieceTokenizer
         ArgumentNullException.ThrowIfNull(folder);
         try
         {
-            _tokenizer = BertTokenizer.Create(folder.VocabularyPath, new BertOptions { LowerCaseBeforeTokenization = folder.LowerCase });
+            _tokenizer = BertTokenizer.Create(folder.VocabularyPath, new BertOptions { LowerCaseBeforeTokenization = folder.LowerCase, RemoveNonSpacingMarks = folder.StripAccents });
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or IOException)
         {
