@@ -1,0 +1,245 @@
+using System.Threading.Channels;
+using Orleans.Embeddings.Inference.Models;
+using Orleans.Embeddings.Inference.Sessions;
+
+namespace Orleans.Embeddings.Inference.Batching;
+
+/// <summary>
+/// Groups single-text requests from many concurrent callers into model runs: by batch size, a short wait
+/// for more texts, and a padded-token budget, with texts sorted by length within a window so that a run
+/// pads little. Three lanes — query, live, bulk — are served in that order, except that every
+/// <see cref="DynamicBatcherOptions.BulkShare"/>th run goes to the bulk lane when it has work.
+/// </summary>
+/// <remarks>
+/// One worker runs the model, one batch at a time: a CPU session already uses every core, and one run at
+/// a time keeps the query lane's wait bounded by one batch. A lane's window is taken whole and finished
+/// before that lane takes newer requests, so sorting by length never starves a long text. Full lanes
+/// make callers wait (backpressure); nothing is dropped. A failed run fails only its own requests.
+/// </remarks>
+public sealed class DynamicBatcher : IAsyncDisposable
+{
+    private static readonly EmbeddingLane[] s_priority = [EmbeddingLane.Query, EmbeddingLane.Live, EmbeddingLane.Bulk];
+
+    private readonly Func<IReadOnlyList<string>, EmbeddingPurpose, IReadOnlyList<TextEmbedding>> _embed;
+    private readonly DynamicBatcherOptions _options;
+    private readonly Channel<Request>[] _lanes;
+    private readonly Queue<Request>[] _windows;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _worker;
+    private long _runs;
+
+    /// <summary>Batches for an <see cref="EmbeddingSession"/>.</summary>
+    public DynamicBatcher(EmbeddingSession session, DynamicBatcherOptions? options = null)
+        : this(CheckSession(session), options)
+    {
+    }
+
+    /// <summary>Batches for any function that embeds a list of texts (one result per text, in order).</summary>
+    public DynamicBatcher(Func<IReadOnlyList<string>, EmbeddingPurpose, IReadOnlyList<TextEmbedding>> embed, DynamicBatcherOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(embed);
+        _embed = embed;
+        _options = options ?? new DynamicBatcherOptions();
+        _options.Validate();
+        _lanes = [.. s_priority.Select(_ => Channel.CreateBounded<Request>(new BoundedChannelOptions(_options.LaneCapacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+        }))];
+        _windows = [.. s_priority.Select(_ => new Queue<Request>())];
+        _worker = Task.Run(RunAsync);
+    }
+
+    private readonly long[] _runsPerLane = new long[3];
+
+    /// <summary>How many requests wait in <paramref name="lane"/>'s queue (at most its capacity; callers beyond it wait to enqueue).</summary>
+    public int GetQueuedCount(EmbeddingLane lane) => _lanes[(int)lane].Reader.Count;
+
+    /// <summary>How many model runs <paramref name="lane"/> has had.</summary>
+    public long GetRunCount(EmbeddingLane lane) => Interlocked.Read(ref _runsPerLane[(int)lane]);
+
+    /// <summary>Embeds one text on <paramref name="lane"/>; waits while the lane is full.</summary>
+    /// <exception cref="OperationCanceledException">The caller cancelled before the text was embedded.</exception>
+    public async Task<TextEmbedding> EmbedAsync(string text, EmbeddingLane lane, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+        var request = new Request(text, _options.EstimateTokens(text), cancellationToken);
+        await _lanes[(int)lane].Writer.WriteAsync(request, cancellationToken).ConfigureAwait(false);
+        await using var registration = cancellationToken.Register(static state => ((Request)state!).Cancel(), request).ConfigureAwait(false);
+        return await request.Completion.Task.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        foreach (var lane in _lanes)
+        {
+            lane.Writer.TryComplete();
+        }
+
+        await _worker.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var disposed = new ObjectDisposedException(nameof(DynamicBatcher));
+        foreach (var (lane, window) in _lanes.Zip(_windows))
+        {
+            while (window.TryDequeue(out var request) || lane.Reader.TryRead(out request))
+            {
+                request.Completion.TrySetException(disposed);
+            }
+        }
+
+        _stopping.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var token = _stopping.Token;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                if (ChooseLane() is not { } lane)
+                {
+                    await Task.WhenAny(_lanes.Select(l => l.Reader.WaitToReadAsync(token).AsTask())).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (_windows[(int)lane].Count == 0)
+                {
+                    await FillWindowAsync(lane, token).ConfigureAwait(false);
+                }
+
+                var batch = TakeBatch(_windows[(int)lane]);
+                if (batch.Count > 0)
+                {
+                    _runs++;
+                    Interlocked.Increment(ref _runsPerLane[(int)lane]);
+                    Run(batch, lane == EmbeddingLane.Query ? EmbeddingPurpose.Query : EmbeddingPurpose.Document);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+    }
+
+    private EmbeddingLane? ChooseLane()
+    {
+        bool HasWork(EmbeddingLane lane) => _windows[(int)lane].Count > 0 || _lanes[(int)lane].Reader.TryPeek(out _);
+
+        if ((_runs + 1) % _options.BulkShare == 0 && HasWork(EmbeddingLane.Bulk))
+        {
+            return EmbeddingLane.Bulk;
+        }
+
+        foreach (var lane in s_priority)
+        {
+            if (HasWork(lane))
+            {
+                return lane;
+            }
+        }
+
+        return null;
+    }
+
+    // Takes what the lane holds, waits MaxWait once if that is less than a batch, then sorts the window by length.
+    private async Task FillWindowAsync(EmbeddingLane lane, CancellationToken token)
+    {
+        var reader = _lanes[(int)lane].Reader;
+        var capacity = _options.MaxBatchSize * _options.SortWindowBatches;
+        var taken = new List<Request>(capacity);
+        void Drain()
+        {
+            while (taken.Count < capacity && reader.TryRead(out var request))
+            {
+                taken.Add(request);
+            }
+        }
+
+        Drain();
+        if (taken.Count < _options.MaxBatchSize && _options.MaxWait > TimeSpan.Zero)
+        {
+            await Task.Delay(_options.MaxWait, token).ConfigureAwait(false);
+            Drain();
+        }
+
+        foreach (var request in taken.OrderBy(r => r.Tokens))
+        {
+            _windows[(int)lane].Enqueue(request);
+        }
+    }
+
+    // The next run: consecutive texts of the sorted window while both the size and the padded-token budget allow.
+    private List<Request> TakeBatch(Queue<Request> window)
+    {
+        var batch = new List<Request>(_options.MaxBatchSize);
+        var longest = 0;
+        while (window.TryPeek(out var next))
+        {
+            if (next.Completion.Task.IsCompleted)
+            {
+                window.Dequeue();
+                continue;
+            }
+
+            var longestWithNext = Math.Max(longest, next.Tokens);
+            if (batch.Count > 0 && (batch.Count + 1 > _options.MaxBatchSize || (batch.Count + 1) * longestWithNext > _options.MaxPaddedTokens))
+            {
+                break;
+            }
+
+            batch.Add(window.Dequeue());
+            longest = longestWithNext;
+        }
+
+        return batch;
+    }
+
+    private void Run(List<Request> batch, EmbeddingPurpose purpose)
+    {
+        try
+        {
+            var results = _embed([.. batch.Select(r => r.Text)], purpose);
+            if (results.Count != batch.Count)
+            {
+                throw new InvalidOperationException($"The model returned {results.Count} embeddings for {batch.Count} texts.");
+            }
+
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Completion.TrySetResult(results[i]);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            foreach (var request in batch)
+            {
+                request.Completion.TrySetException(ex);
+            }
+        }
+    }
+
+    private static Func<IReadOnlyList<string>, EmbeddingPurpose, IReadOnlyList<TextEmbedding>> CheckSession(EmbeddingSession session)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        return (texts, purpose) => session.Embed(texts, purpose);
+    }
+
+    private sealed class Request(string text, int tokens, CancellationToken cancellationToken)
+    {
+        public string Text { get; } = text;
+
+        public int Tokens { get; } = tokens;
+
+        public TaskCompletionSource<TextEmbedding> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Cancel() => Completion.TrySetCanceled(cancellationToken);
+    }
+}

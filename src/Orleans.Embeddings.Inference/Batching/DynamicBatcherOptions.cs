@@ -1,0 +1,53 @@
+namespace Orleans.Embeddings.Inference.Batching;
+
+/// <summary>How the dynamic batcher groups requests.</summary>
+public sealed class DynamicBatcherOptions
+{
+    /// <summary>Default <see cref="MaxBatchSize"/>.</summary>
+    public const int DefaultMaxBatchSize = 32;
+
+    /// <summary>Default <see cref="MaxWait"/>.</summary>
+    public static readonly TimeSpan DefaultMaxWait = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Default <see cref="MaxPaddedTokens"/>.</summary>
+    public const int DefaultMaxPaddedTokens = 16_384;
+
+    /// <summary>Default <see cref="BulkShare"/>: one batch in eight goes to the bulk lane when it has work.</summary>
+    public const int DefaultBulkShare = 8;
+
+    /// <summary>Default <see cref="LaneCapacity"/>.</summary>
+    public const int DefaultLaneCapacity = 4096;
+
+    /// <summary>The most texts in one model run.</summary>
+    public int MaxBatchSize { get; set; } = DefaultMaxBatchSize;
+
+    /// <summary>How long a batch that is not full waits for more texts of its lane.</summary>
+    public TimeSpan MaxWait { get; set; } = DefaultMaxWait;
+
+    /// <summary>The most padded tokens (texts × longest text) in one model run; bounds memory and latency.</summary>
+    public int MaxPaddedTokens { get; set; } = DefaultMaxPaddedTokens;
+
+    /// <summary>How many texts of a lane are gathered and sorted by length before they are cut into batches, as a multiple of <see cref="MaxBatchSize"/>.</summary>
+    public int SortWindowBatches { get; set; } = 4;
+
+    /// <summary>Every this many batches, the bulk lane is served if it has work, whatever waits in the others.</summary>
+    public int BulkShare { get; set; } = DefaultBulkShare;
+
+    /// <summary>Requests a lane holds before callers wait (backpressure; nothing is dropped).</summary>
+    public int LaneCapacity { get; set; } = DefaultLaneCapacity;
+
+    /// <summary>Estimates a text's token count for the padded-token budget; default: characters / 4 + 2.</summary>
+    public Func<string, int> EstimateTokens { get; set; } = text => (text.Length / 4) + 2;
+
+    /// <summary>Throws when a value is out of range, naming it.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1, nameof(MaxBatchSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxWait, TimeSpan.Zero, nameof(MaxWait));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxPaddedTokens, 1, nameof(MaxPaddedTokens));
+        ArgumentOutOfRangeException.ThrowIfLessThan(SortWindowBatches, 1, nameof(SortWindowBatches));
+        ArgumentOutOfRangeException.ThrowIfLessThan(BulkShare, 1, nameof(BulkShare));
+        ArgumentOutOfRangeException.ThrowIfLessThan(LaneCapacity, 1, nameof(LaneCapacity));
+        ArgumentNullException.ThrowIfNull(EstimateTokens, nameof(EstimateTokens));
+    }
+}
