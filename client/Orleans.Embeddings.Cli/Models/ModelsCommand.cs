@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace Orleans.Embeddings.Cli.Models;
+
+/// <summary><c>embeddings models …</c>: build and inspect embedding models.</summary>
+internal static class ModelsCommand
+{
+    public static Command Create()
+    {
+        var models = new Command("models", "Build and inspect embedding models.");
+        models.Subcommands.Add(BuildStaticCommand.Create());
+        return models;
+    }
+}

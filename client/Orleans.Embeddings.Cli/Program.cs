@@ -1,0 +1,6 @@
+using System.CommandLine;
+using Orleans.Embeddings.Cli.Models;
+
+var root = new RootCommand("Orleans.Embeddings: a streaming embedding indexer on Orleans and pgvector.");
+root.Subcommands.Add(ModelsCommand.Create());
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
