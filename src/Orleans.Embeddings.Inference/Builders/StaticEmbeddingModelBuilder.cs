@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Orleans.Embeddings.Inference.Models;
 using Orleans.Embeddings.Inference.Onnx;
@@ -15,8 +13,6 @@ namespace Orleans.Embeddings.Inference.Builders;
 /// </summary>
 public sealed class StaticEmbeddingModelBuilder
 {
-    private static readonly string[] s_specialTokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
-
     /// <summary>The vector length. Default 256.</summary>
     public int Dimensions { get; init; } = 256;
 
@@ -39,36 +35,15 @@ public sealed class StaticEmbeddingModelBuilder
         ArgumentException.ThrowIfNullOrWhiteSpace(outputDirectory);
         ArgumentOutOfRangeException.ThrowIfLessThan(Dimensions, 1);
 
-        var documentFrequency = new Dictionary<string, int>(StringComparer.Ordinal);
-        var characters = new SortedSet<char>();
-        var count = 0;
-        foreach (var document in documents)
-        {
-            count++;
-            foreach (var word in Words(document).Distinct(StringComparer.Ordinal))
-            {
-                documentFrequency[word] = documentFrequency.GetValueOrDefault(word) + 1;
-                characters.UnionWith(word);
-            }
-        }
-
-        var vocabulary = new List<string>(s_specialTokens);
-        vocabulary.AddRange(characters.Select(c => c.ToString()));
-        vocabulary.AddRange(characters.Select(c => "##" + c));
-        var known = vocabulary.ToHashSet(StringComparer.Ordinal);
-        vocabulary.AddRange(documentFrequency
-            .OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal)
-            .Select(p => p.Key)
-            .Where(known.Add)
-            .Take(MaxWords));
-
-        var table = new float[vocabulary.Count * Dimensions];
+        var vocabulary = WordPieceVocabulary.Build(documents, MaxWords);
+        var tokens = vocabulary.Tokens;
+        var table = new float[tokens.Count * Dimensions];
         var random = new Random(Seed);
         var scale = 1 / MathF.Sqrt(Dimensions);
-        for (var token = s_specialTokens.Length; token < vocabulary.Count; token++)
+        for (var token = WordPieceVocabulary.SpecialTokens.Count; token < tokens.Count; token++)
         {
-            var frequency = documentFrequency.GetValueOrDefault(vocabulary[token].TrimStart('#'));
-            var weight = IdfWeighting ? (float)(Math.Log((count + 1.0) / (frequency + 1.0)) + 1) : 1f;
+            var frequency = vocabulary.DocumentFrequency.GetValueOrDefault(tokens[token].TrimStart('#'));
+            var weight = IdfWeighting ? (float)(Math.Log((vocabulary.DocumentCount + 1.0) / (frequency + 1.0)) + 1) : 1f;
             for (var d = 0; d < Dimensions; d++)
             {
                 // Box-Muller: Gaussian components make random directions uniform on the sphere.
@@ -78,10 +53,10 @@ public sealed class StaticEmbeddingModelBuilder
         }
 
         Directory.CreateDirectory(outputDirectory);
-        File.WriteAllBytes(Path.Combine(outputDirectory, "model.onnx"), BuildGraph(table, vocabulary.Count, Dimensions));
-        File.WriteAllLines(Path.Combine(outputDirectory, "vocab.txt"), vocabulary, new UTF8Encoding(false));
+        File.WriteAllBytes(Path.Combine(outputDirectory, "model.onnx"), BuildGraph(table, tokens.Count, Dimensions));
+        vocabulary.Write(Path.Combine(outputDirectory, "vocab.txt"));
         WriteJson(outputDirectory, "tokenizer_config.json", new { do_lower_case = true, model_max_length = MaxTokens, tokenizer_class = "BertTokenizer" });
-        WriteJson(outputDirectory, "config.json", new { model_type = "static-embedding", hidden_size = Dimensions, vocab_size = vocabulary.Count });
+        WriteJson(outputDirectory, "config.json", new { model_type = "static-embedding", hidden_size = Dimensions, vocab_size = tokens.Count });
         Directory.CreateDirectory(Path.Combine(outputDirectory, "1_Pooling"));
         WriteJson(outputDirectory, Path.Combine("1_Pooling", "config.json"), new { word_embedding_dimension = Dimensions, pooling_mode_mean_tokens = true, pooling_mode_cls_token = false });
         WriteJson(outputDirectory, EmbeddingModelManifest.FileName, new EmbeddingModelManifest
@@ -94,29 +69,6 @@ public sealed class StaticEmbeddingModelBuilder
             OutputName = "token_embeddings",
         });
         return EmbeddingModelFolder.Load(outputDirectory);
-    }
-
-    /// <summary>Lower-cased runs of letters and digits: the whole words BERT's basic tokenizer would produce from them.</summary>
-    internal static IEnumerable<string> Words(string text)
-    {
-        var word = new StringBuilder();
-        foreach (var c in text.Normalize(NormalizationForm.FormD))
-        {
-            if (char.IsLetterOrDigit(c))
-            {
-                word.Append(char.ToLowerInvariant(c));
-            }
-            else if (CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.NonSpacingMark && word.Length > 0)
-            {
-                yield return word.ToString();
-                word.Clear();
-            }
-        }
-
-        if (word.Length > 0)
-        {
-            yield return word.ToString();
-        }
     }
 
     // token_embeddings[b, t, :] = table[input_ids[b, t], :] * attention_mask[b, t]
