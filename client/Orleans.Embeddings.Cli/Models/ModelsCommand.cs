@@ -9,6 +9,7 @@ internal static class ModelsCommand
     {
         var models = new Command("models", "Build and inspect embedding models.");
         models.Subcommands.Add(BuildStaticCommand.Create());
+        models.Subcommands.Add(BuildEncoderCommand.Create());
         return models;
     }
 }
