@@ -50,7 +50,7 @@ log "writing $out"
 # of Description-en is the synopsis, continuation lines start with a space and " ." is a blank line.
 awk '
   function json(s,   r) {
-    # Eight backslashes make two in the output: the string literal halves them, the replacement again (mawk, Debian's awk).
+    # Eight backslashes make two in the output: the string literal halves them, the replacement again (as mawk, the awk of Debian, does).
     gsub(/\\/, "\\\\\\\\", s); gsub(/"/, "\\\"", s); gsub(/\t/, "\\t", s); gsub(/\r/, "", s)
     gsub(/\n/, "\\n", s)
     return s

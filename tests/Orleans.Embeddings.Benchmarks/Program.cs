@@ -1,9 +1,11 @@
 using Orleans.Embeddings.Benchmarks;
+using Orleans.Embeddings.Benchmarks.Inference;
 using Orleans.Embeddings.Benchmarks.Storage;
 
 // One benchmark per name; each prints a table and ends with one line "RESULT <name> key=value ...".
 var benchmarks = new Dictionary<string, Func<IBenchmark>>(StringComparer.Ordinal)
 {
+    ["inference"] = () => new InferenceBenchmark(),
     ["storage"] = () => new StorageBenchmark(),
 };
 
