@@ -7,26 +7,29 @@ namespace Orleans.Embeddings.Inference.Batching;
 /// <summary>
 /// Groups single-text requests from many concurrent callers into model runs: by batch size, a short wait
 /// for more texts, and a padded-token budget, with texts sorted by length within a window so that a run
-/// pads little. Three lanes — query, live, bulk — are served in that order, except that every
-/// <see cref="DynamicBatcherOptions.BulkShare"/>th run goes to the bulk lane when it has work.
+/// pads little. Three lanes: query, live, bulk. Live is served before bulk, except that every
+/// <see cref="DynamicBatcherOptions.BulkShare"/>th document run goes to the bulk lane when it has work.
 /// </summary>
 /// <remarks>
-/// One worker runs the model, one batch at a time: a CPU session already uses every core, and one run at
-/// a time keeps the query lane's wait bounded by one batch. A lane's window is taken whole and finished
-/// before that lane takes newer requests, so sorting by length never starves a long text. Full lanes
-/// make callers wait (backpressure); nothing is dropped. A failed run fails only its own requests.
+/// Two workers: one runs query batches only, the other document batches (live, then bulk), one batch at
+/// a time each. A query therefore never waits behind a document batch that is already running (a batch
+/// of long documents takes far longer than a query); it shares the cores with at most one document run,
+/// which ONNX Runtime sessions allow. A lane's window is taken whole and finished before that lane takes
+/// newer requests, so sorting by length never starves a long text. Full lanes make callers wait
+/// (backpressure); nothing is dropped. A failed run fails only its own requests.
 /// </remarks>
 public sealed class DynamicBatcher : IAsyncDisposable
 {
     private static readonly EmbeddingLane[] s_priority = [EmbeddingLane.Query, EmbeddingLane.Live, EmbeddingLane.Bulk];
+    private static readonly EmbeddingLane[] s_queryWorkerLanes = [EmbeddingLane.Query];
+    private static readonly EmbeddingLane[] s_documentWorkerLanes = [EmbeddingLane.Live, EmbeddingLane.Bulk];
 
     private readonly Func<IReadOnlyList<string>, EmbeddingPurpose, IReadOnlyList<TextEmbedding>> _embed;
     private readonly DynamicBatcherOptions _options;
     private readonly Channel<Request>[] _lanes;
     private readonly Queue<Request>[] _windows;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Task _worker;
-    private long _runs;
+    private readonly Task[] _workers;
 
     /// <summary>Batches for an <see cref="EmbeddingSession"/>.</summary>
     public DynamicBatcher(EmbeddingSession session, DynamicBatcherOptions? options = null)
@@ -44,10 +47,10 @@ public sealed class DynamicBatcher : IAsyncDisposable
         _lanes = [.. s_priority.Select(_ => Channel.CreateBounded<Request>(new BoundedChannelOptions(_options.LaneCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
+            SingleReader = true, // each lane has one worker
         }))];
         _windows = [.. s_priority.Select(_ => new Queue<Request>())];
-        _worker = Task.Run(RunAsync);
+        _workers = [Task.Run(() => RunAsync(s_queryWorkerLanes)), Task.Run(() => RunAsync(s_documentWorkerLanes))];
     }
 
     private readonly long[] _runsPerLane = new long[3];
@@ -84,7 +87,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
             lane.Writer.TryComplete();
         }
 
-        await _worker.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(_workers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         var disposed = new ObjectDisposedException(nameof(DynamicBatcher));
         foreach (var (lane, window) in _lanes.Zip(_windows))
         {
@@ -97,16 +100,17 @@ public sealed class DynamicBatcher : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private async Task RunAsync()
+    private async Task RunAsync(EmbeddingLane[] lanes)
     {
         var token = _stopping.Token;
+        var runs = 0L;
         try
         {
             while (!token.IsCancellationRequested)
             {
-                if (ChooseLane() is not { } lane)
+                if (ChooseLane(lanes, runs) is not { } lane)
                 {
-                    await Task.WhenAny(_lanes.Select(l => l.Reader.WaitToReadAsync(token).AsTask())).ConfigureAwait(false);
+                    await Task.WhenAny(lanes.Select(l => _lanes[(int)l].Reader.WaitToReadAsync(token).AsTask())).ConfigureAwait(false);
                     continue;
                 }
 
@@ -118,7 +122,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
                 var batch = TakeBatch(_windows[(int)lane]);
                 if (batch.Count > 0)
                 {
-                    _runs++;
+                    runs++;
                     Interlocked.Increment(ref _runsPerLane[(int)lane]);
                     Run(batch, lane == EmbeddingLane.Query ? EmbeddingPurpose.Query : EmbeddingPurpose.Document);
                 }
@@ -129,16 +133,17 @@ public sealed class DynamicBatcher : IAsyncDisposable
         }
     }
 
-    private EmbeddingLane? ChooseLane()
+    // Each lane belongs to one worker, so its window is only ever touched by that worker.
+    private EmbeddingLane? ChooseLane(EmbeddingLane[] lanes, long runs)
     {
         bool HasWork(EmbeddingLane lane) => _windows[(int)lane].Count > 0 || _lanes[(int)lane].Reader.TryPeek(out _);
 
-        if ((_runs + 1) % _options.BulkShare == 0 && HasWork(EmbeddingLane.Bulk))
+        if (lanes.Contains(EmbeddingLane.Bulk) && (runs + 1) % _options.BulkShare == 0 && HasWork(EmbeddingLane.Bulk))
         {
             return EmbeddingLane.Bulk;
         }
 
-        foreach (var lane in s_priority)
+        foreach (var lane in lanes)
         {
             if (HasWork(lane))
             {

@@ -50,7 +50,33 @@ public sealed class DynamicBatcherTests(StaticModelFixture model) : IClassFixtur
     }
 
     [Fact]
-    public async Task EmbedAsync_QueriesArriveWhileBulkIsQueued_QueriesRunFirstAndBulkStillGetsItsShare()
+    public async Task EmbedAsync_QueryWhileADocumentBatchIsRunning_DoesNotWaitForIt()
+    {
+        using var documentGate = new SemaphoreSlim(0);
+        await using var batcher = new DynamicBatcher(
+            (batch, purpose) =>
+            {
+                if (purpose == EmbeddingPurpose.Document)
+                {
+                    documentGate.Wait(Cancellation);
+                }
+
+                return _session.Embed(batch, purpose);
+            },
+            new DynamicBatcherOptions { MaxBatchSize = 4 });
+
+        var bulk = Enumerable.Range(0, 8).Select(i => batcher.EmbedAsync($"bulk text {i}", EmbeddingLane.Bulk, Cancellation)).ToList();
+        await Task.Delay(100, Cancellation);
+        var query = await batcher.EmbedAsync("web server", EmbeddingLane.Query, Cancellation).WaitAsync(TimeSpan.FromSeconds(10), Cancellation);
+
+        Assert.Equal(64, query.Vector.Length);
+        Assert.All(bulk, b => Assert.False(b.IsCompleted));
+        documentGate.Release(8);
+        await Task.WhenAll(bulk);
+    }
+
+    [Fact]
+    public async Task EmbedAsync_LiveLaneAlwaysBusy_BulkStillGetsItsShareOfRuns()
     {
         using var gate = new SemaphoreSlim(0);
         var order = new ConcurrentQueue<string>();
@@ -67,22 +93,21 @@ public sealed class DynamicBatcherTests(StaticModelFixture model) : IClassFixtur
             },
             new DynamicBatcherOptions { MaxBatchSize = 1, SortWindowBatches = 1, MaxWait = TimeSpan.Zero, BulkShare = 3 });
 
-        // The first bulk text occupies the model; then 10 more bulk texts and 10 queries queue up.
-        var first = batcher.EmbedAsync("bulk-first", EmbeddingLane.Bulk, Cancellation);
+        // The first live text occupies the model; then 12 live and 6 bulk texts queue up.
+        var first = batcher.EmbedAsync("live-first", EmbeddingLane.Live, Cancellation);
         await Task.Delay(100, Cancellation);
-        var bulk = Enumerable.Range(0, 10).Select(i => batcher.EmbedAsync($"bulk-{i}", EmbeddingLane.Bulk, Cancellation)).ToList();
-        var queries = Enumerable.Range(0, 10).Select(i => batcher.EmbedAsync($"query-{i}", EmbeddingLane.Query, Cancellation)).ToList();
+        var live = Enumerable.Range(0, 12).Select(i => batcher.EmbedAsync($"live-{i}", EmbeddingLane.Live, Cancellation)).ToList();
+        var bulk = Enumerable.Range(0, 6).Select(i => batcher.EmbedAsync($"bulk-{i}", EmbeddingLane.Bulk, Cancellation)).ToList();
         await Task.Delay(100, Cancellation);
-        gate.Release(21);
+        gate.Release(19);
 
-        await Task.WhenAll([first, .. bulk, .. queries]);
+        await Task.WhenAll([first, .. live, .. bulk]);
 
-        var sequence = order.ToList();
-        var lastQuery = sequence.FindLastIndex(t => t.StartsWith("query", StringComparison.Ordinal));
-        var bulkBeforeLastQuery = sequence.Take(lastQuery).Count(t => t.StartsWith("bulk", StringComparison.Ordinal));
-        Assert.Equal("bulk-first", sequence[0]);
-        Assert.InRange(bulkBeforeLastQuery, 2, 6);
-        Assert.True(batcher.GetRunCount(EmbeddingLane.Query) == 10);
+        // Every third run goes to bulk while live still has work: 4 of the first 12 runs.
+        var firstTwelve = order.Take(12).ToList();
+        Assert.Equal("live-first", firstTwelve[0]);
+        Assert.Equal(4, firstTwelve.Count(t => t.StartsWith("bulk", StringComparison.Ordinal)));
+        Assert.Equal(13, batcher.GetRunCount(EmbeddingLane.Live));
     }
 
     [Fact]
