@@ -17,7 +17,7 @@ internal sealed class InferenceBenchmark : IBenchmark
 {
     private const int Texts = 768;
     private const int Callers = 64;
-    private const int Queries = 100;
+    private const int Queries = 300;
     private static readonly int[] s_batchSizes = [8, 16, 32, 64];
 
     public async Task RunAsync(CancellationToken cancellationToken)
