@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.ML.OnnxRuntime;
 using Orleans.Embeddings.Inference.Models;
 using Orleans.Embeddings.Inference.Pooling;
@@ -99,67 +100,86 @@ public sealed class EmbeddingSession : IDisposable
         var prefix = purpose == EmbeddingPurpose.Query ? Folder.QueryPrefix : Folder.DocumentPrefix;
         var tokenized = texts.Select(t => _tokenizer.Tokenize(prefix + t)).ToArray();
         var length = tokenized.Max(t => t.Ids.Length);
-        var ids = new long[texts.Count * length];
-        var mask = new long[texts.Count * length];
-        for (var row = 0; row < tokenized.Length; row++)
-        {
-            var offset = row * length;
-            var tokens = tokenized[row].Ids;
-            ids.AsSpan(offset, length).Fill(_tokenizer.PaddingId);
-            for (var t = 0; t < tokens.Length; t++)
-            {
-                ids[offset + t] = tokens[t];
-                mask[offset + t] = 1;
-            }
-        }
-
-        long[] shape = [texts.Count, length];
-        using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, shape);
-        using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, shape);
-        using var typesValue = _hasTokenTypeIds ? OrtValue.CreateTensorValueFromMemory(new long[ids.Length], shape) : null;
-        var names = new List<string> { InputIds, AttentionMask };
-        var values = new List<OrtValue> { idsValue, maskValue };
-        if (typesValue is not null)
-        {
-            names.Add(TokenTypeIds);
-            values.Add(typesValue);
-        }
-
-        using var runOptions = new RunOptions();
-        using var outputs = _session.Run(runOptions, names, values, [_outputName]);
-        var output = outputs[0].GetTensorDataAsSpan<float>();
         var width = Folder.Dimensions;
-        var results = new TextEmbedding[texts.Count];
-        for (var row = 0; row < texts.Count; row++)
+        var cells = texts.Count * length;
+        var outputCells = Folder.Pooling == PoolingMode.None ? texts.Count * width : cells * width;
+
+        // Input and output buffers come from the shared pools and go back after the run, so a steady
+        // stream of batches reuses the same memory instead of allocating tensors per batch.
+        var ids = ArrayPool<long>.Shared.Rent(cells);
+        var mask = ArrayPool<long>.Shared.Rent(cells);
+        var types = _hasTokenTypeIds ? ArrayPool<long>.Shared.Rent(cells) : null;
+        var output = ArrayPool<float>.Shared.Rent(outputCells);
+        try
         {
-            var vector = new float[width];
-            switch (Folder.Pooling)
+            ids.AsSpan(0, cells).Fill(_tokenizer.PaddingId);
+            mask.AsSpan(0, cells).Clear();
+            types?.AsSpan(0, cells).Clear();
+            for (var row = 0; row < tokenized.Length; row++)
             {
-                case PoolingMode.None:
-                    output.Slice(row * width, width).CopyTo(vector);
-                    break;
-                case PoolingMode.Cls:
-                    output.Slice(row * length * width, width).CopyTo(vector);
-                    break;
-                default:
-                    VectorPooling.MaskedMean(output.Slice(row * length * width, length * width), mask.AsSpan(row * length, length), width, vector);
-                    break;
+                var tokens = tokenized[row].Ids;
+                for (var t = 0; t < tokens.Length; t++)
+                {
+                    ids[(row * length) + t] = tokens[t];
+                    mask[(row * length) + t] = 1;
+                }
             }
 
-            if (Folder.Normalize)
+            long[] shape = [texts.Count, length];
+            long[] outputShape = Folder.Pooling == PoolingMode.None ? [texts.Count, width] : [texts.Count, length, width];
+            var memory = OrtMemoryInfo.DefaultInstance;
+            using var idsValue = OrtValue.CreateTensorValueFromMemory(memory, ids.AsMemory(0, cells), shape);
+            using var maskValue = OrtValue.CreateTensorValueFromMemory(memory, mask.AsMemory(0, cells), shape);
+            using var typesValue = types is null ? null : OrtValue.CreateTensorValueFromMemory(memory, types.AsMemory(0, cells), shape);
+            using var outputValue = OrtValue.CreateTensorValueFromMemory(memory, output.AsMemory(0, outputCells), outputShape);
+            string[] names = typesValue is null ? [InputIds, AttentionMask] : [InputIds, AttentionMask, TokenTypeIds];
+            OrtValue[] values = typesValue is null ? [idsValue, maskValue] : [idsValue, maskValue, typesValue];
+            using var runOptions = new RunOptions();
+            _session.Run(runOptions, names, values, [_outputName], [outputValue]);
+
+            var results = new TextEmbedding[texts.Count];
+            for (var row = 0; row < texts.Count; row++)
             {
-                VectorPooling.Normalize(vector);
+                var vector = new float[width];
+                switch (Folder.Pooling)
+                {
+                    case PoolingMode.None:
+                        output.AsSpan(row * width, width).CopyTo(vector);
+                        break;
+                    case PoolingMode.Cls:
+                        output.AsSpan(row * length * width, width).CopyTo(vector);
+                        break;
+                    default:
+                        VectorPooling.MaskedMean(output.AsSpan(row * length * width, length * width), mask.AsSpan(row * length, length), width, vector);
+                        break;
+                }
+
+                if (Folder.Normalize)
+                {
+                    VectorPooling.Normalize(vector);
+                }
+
+                if (dimensions is { } shorter && shorter != width)
+                {
+                    vector = VectorPooling.Truncate(vector, shorter);
+                }
+
+                results[row] = new TextEmbedding(vector, tokenized[row].Ids.Length, tokenized[row].Truncated);
             }
 
-            if (dimensions is { } shorter && shorter != width)
-            {
-                vector = VectorPooling.Truncate(vector, shorter);
-            }
-
-            results[row] = new TextEmbedding(vector, tokenized[row].Ids.Length, tokenized[row].Truncated);
+            return results;
         }
+        finally
+        {
+            ArrayPool<long>.Shared.Return(ids);
+            ArrayPool<long>.Shared.Return(mask);
+            if (types is not null)
+            {
+                ArrayPool<long>.Shared.Return(types);
+            }
 
-        return results;
+            ArrayPool<float>.Shared.Return(output);
+        }
     }
 
     /// <inheritdoc />
