@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Orleans.Embeddings.Inference.Models;
 using Orleans.Embeddings.Inference.Onnx;
 
@@ -36,8 +35,8 @@ public sealed class EncoderModelBuilder
         File.WriteAllBytes(Path.Combine(outputDirectory, "model.onnx"), BuildGraph(weights));
         vocabulary.Write(Path.Combine(outputDirectory, "vocab.txt"));
         var c = Configuration;
-        WriteJson(outputDirectory, "tokenizer_config.json", new { do_lower_case = true, model_max_length = c.MaxPositions, tokenizer_class = "BertTokenizer" });
-        WriteJson(outputDirectory, "config.json", new
+        ModelFolderFiles.WriteJson(outputDirectory, "tokenizer_config.json", new { do_lower_case = true, model_max_length = c.MaxPositions, tokenizer_class = "BertTokenizer" });
+        ModelFolderFiles.WriteJson(outputDirectory, "config.json", new
         {
             model_type = "bert",
             hidden_size = c.Hidden,
@@ -49,14 +48,14 @@ public sealed class EncoderModelBuilder
             hidden_act = "gelu",
             layer_norm_eps = LayerNormEpsilon,
         });
-        WriteJson(outputDirectory, Path.Combine("1_Pooling", "config.json"), new { word_embedding_dimension = c.Hidden, pooling_mode_mean_tokens = true, pooling_mode_cls_token = false });
-        WriteJson(outputDirectory, "modules.json", new object[]
+        ModelFolderFiles.WriteJson(outputDirectory, Path.Combine("1_Pooling", "config.json"), new { word_embedding_dimension = c.Hidden, pooling_mode_mean_tokens = true, pooling_mode_cls_token = false });
+        ModelFolderFiles.WriteJson(outputDirectory, "modules.json", new object[]
         {
             new { idx = 0, name = "0", path = string.Empty, type = "sentence_transformers.models.Transformer" },
             new { idx = 1, name = "1", path = "1_Pooling", type = "sentence_transformers.models.Pooling" },
             new { idx = 2, name = "2", path = "2_Normalize", type = "sentence_transformers.models.Normalize" },
         });
-        WriteJson(outputDirectory, EmbeddingModelManifest.FileName, new EmbeddingModelManifest { Name = name, OutputName = "last_hidden_state" });
+        ModelFolderFiles.WriteJson(outputDirectory, EmbeddingModelManifest.FileName, new EmbeddingModelManifest { Name = name, OutputName = "last_hidden_state" });
         return (EmbeddingModelFolder.Load(outputDirectory), weights);
     }
 
@@ -157,7 +156,4 @@ public sealed class EncoderModelBuilder
 
     private static Dictionary<string, object> Attributes(params (string Name, object Value)[] attributes) =>
         attributes.ToDictionary(a => a.Name, a => a.Value);
-
-    private static void WriteJson(string directory, string relativePath, object value) =>
-        File.WriteAllText(Path.Combine(directory, relativePath), JsonSerializer.Serialize(value, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull }));
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Orleans.Embeddings.Inference.Models;
 using Orleans.Embeddings.Inference.Onnx;
 
@@ -55,11 +54,11 @@ public sealed class StaticEmbeddingModelBuilder
         Directory.CreateDirectory(outputDirectory);
         File.WriteAllBytes(Path.Combine(outputDirectory, "model.onnx"), BuildGraph(table, tokens.Count, Dimensions));
         vocabulary.Write(Path.Combine(outputDirectory, "vocab.txt"));
-        WriteJson(outputDirectory, "tokenizer_config.json", new { do_lower_case = true, model_max_length = MaxTokens, tokenizer_class = "BertTokenizer" });
-        WriteJson(outputDirectory, "config.json", new { model_type = "static-embedding", hidden_size = Dimensions, vocab_size = tokens.Count });
+        ModelFolderFiles.WriteJson(outputDirectory, "tokenizer_config.json", new { do_lower_case = true, model_max_length = MaxTokens, tokenizer_class = "BertTokenizer" });
+        ModelFolderFiles.WriteJson(outputDirectory, "config.json", new { model_type = "static-embedding", hidden_size = Dimensions, vocab_size = tokens.Count });
         Directory.CreateDirectory(Path.Combine(outputDirectory, "1_Pooling"));
-        WriteJson(outputDirectory, Path.Combine("1_Pooling", "config.json"), new { word_embedding_dimension = Dimensions, pooling_mode_mean_tokens = true, pooling_mode_cls_token = false });
-        WriteJson(outputDirectory, EmbeddingModelManifest.FileName, new EmbeddingModelManifest
+        ModelFolderFiles.WriteJson(outputDirectory, Path.Combine("1_Pooling", "config.json"), new { word_embedding_dimension = Dimensions, pooling_mode_mean_tokens = true, pooling_mode_cls_token = false });
+        ModelFolderFiles.WriteJson(outputDirectory, EmbeddingModelManifest.FileName, new EmbeddingModelManifest
         {
             Name = name,
             Dimensions = Dimensions,
@@ -84,7 +83,4 @@ public sealed class StaticEmbeddingModelBuilder
             .AddNode("Unsqueeze", ["mask_float", "last_axis"], ["mask_3d"])
             .AddNode("Mul", ["gathered", "mask_3d"], ["token_embeddings"])
             .Build();
-
-    private static void WriteJson(string directory, string relativePath, object value) =>
-        File.WriteAllText(Path.Combine(directory, relativePath), JsonSerializer.Serialize(value, new JsonSerializerOptions { WriteIndented = true, DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull }));
 }
