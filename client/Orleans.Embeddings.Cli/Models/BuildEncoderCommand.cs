@@ -45,7 +45,7 @@ internal static class BuildEncoderCommand
                 new EncoderModelBuilder { Configuration = configuration, Seed = result.GetValue(seed) }
                     .Build(CorpusReader.ReadTexts(corpusFile.FullName), outputDirectory, Path.GetFileName(outputDirectory)));
             AnsiConsole.MarkupLineInterpolated(
-                $"Wrote [green]{folder.Name}[/] ({configuration.Layers} layers, hidden {configuration.Hidden}, {configuration.Heads} heads, FFN {configuration.Intermediate}, {File.ReadLines(folder.VocabularyPath).Count():N0} tokens) to {outputDirectory} in {stopwatch.Elapsed.TotalSeconds:F1} s.");
+                $"Wrote [green]{folder.Name}[/] ({configuration.Layers} layers, hidden {configuration.Hidden}, {configuration.Heads} heads, FFN {configuration.Intermediate}, {File.ReadLines(folder.TokenizerPath).Count():N0} tokens) to {outputDirectory} in {stopwatch.Elapsed.TotalSeconds:F1} s.");
             return 0;
         });
         return command;

@@ -50,7 +50,7 @@ internal static class BuildStaticCommand
             var folder = AnsiConsole.Status().Start("Building the static model…", _ =>
                 builder.Build(CorpusReader.ReadTexts(corpusFile.FullName), outputDirectory, result.GetValue(name) ?? Path.GetFileName(outputDirectory)));
             AnsiConsole.MarkupLineInterpolated(
-                $"Wrote [green]{folder.Name}[/] ({folder.Dimensions} dimensions, {(builder.IdfWeighting ? "IDF-weighted" : "unweighted")}, {File.ReadLines(folder.VocabularyPath).Count():N0} tokens) to {outputDirectory} in {stopwatch.Elapsed.TotalSeconds:F1} s.");
+                $"Wrote [green]{folder.Name}[/] ({folder.Dimensions} dimensions, {(builder.IdfWeighting ? "IDF-weighted" : "unweighted")}, {File.ReadLines(folder.TokenizerPath).Count():N0} tokens) to {outputDirectory} in {stopwatch.Elapsed.TotalSeconds:F1} s.");
             return 0;
         });
         return command;

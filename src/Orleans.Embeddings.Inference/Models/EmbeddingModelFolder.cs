@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Orleans.Embeddings.Inference.Tokenization;
 
 namespace Orleans.Embeddings.Inference.Models;
 
@@ -19,8 +20,11 @@ public sealed record EmbeddingModelFolder
     /// <summary>The ONNX graph file.</summary>
     public required string ModelPath { get; init; }
 
-    /// <summary>The WordPiece vocabulary file.</summary>
-    public required string VocabularyPath { get; init; }
+    /// <summary>The tokenizer file: <c>vocab.txt</c> (WordPiece) or a SentencePiece <c>*.model</c>.</summary>
+    public required string TokenizerPath { get; init; }
+
+    /// <summary>Which tokenizer <see cref="TokenizerPath"/> holds.</summary>
+    public required TokenizerKind Tokenizer { get; init; }
 
     /// <summary>Whether the tokenizer lower-cases text first (<c>do_lower_case</c>).</summary>
     public required bool LowerCase { get; init; }
@@ -67,14 +71,11 @@ public sealed record EmbeddingModelFolder
 
         var model = new[] { "model.onnx", Path.Combine("onnx", "model.onnx") }.Select(p => Path.Combine(directory, p)).FirstOrDefault(File.Exists)
             ?? throw new ModelFolderException($"Model folder '{directory}' has no model.onnx (nor onnx/model.onnx).");
-        var vocabulary = Path.Combine(directory, "vocab.txt");
-        if (!File.Exists(vocabulary))
-        {
-            var sentencePiece = System.IO.Directory.GetFiles(directory, "*.model").FirstOrDefault();
-            throw new ModelFolderException(sentencePiece is null
-                ? $"Model folder '{directory}' has no vocab.txt: a WordPiece vocabulary is required."
-                : $"Model folder '{directory}' has a SentencePiece tokenizer ({Path.GetFileName(sentencePiece)}) but no vocab.txt; SentencePiece models are not supported yet.");
-        }
+        var (tokenizer, tokenizerPath) = File.Exists(Path.Combine(directory, "vocab.txt"))
+            ? (TokenizerKind.WordPiece, Path.Combine(directory, "vocab.txt"))
+            : System.IO.Directory.GetFiles(directory, "*.model").Order(StringComparer.Ordinal).FirstOrDefault() is { } sentencePiece
+                ? (TokenizerKind.SentencePiece, sentencePiece)
+                : throw new ModelFolderException($"Model folder '{directory}' has no tokenizer: neither vocab.txt (WordPiece) nor a SentencePiece *.model file.");
 
         var tokenizerConfig = ReadJson(directory, "tokenizer_config.json");
         var config = ReadJson(directory, "config.json");
@@ -122,7 +123,8 @@ public sealed record EmbeddingModelFolder
         {
             Directory = directory,
             ModelPath = model,
-            VocabularyPath = vocabulary,
+            TokenizerPath = tokenizerPath,
+            Tokenizer = tokenizer,
             LowerCase = lowerCase,
             StripAccents = Bool(tokenizerConfig, "strip_accents") ?? lowerCase,
             Name = manifest?.Name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(directory)),

@@ -18,7 +18,7 @@ public sealed class EmbeddingSession : IDisposable
     private const string CudaProvider = "CUDAExecutionProvider";
 
     private readonly InferenceSession _session;
-    private readonly WordPieceTokenizer _tokenizer;
+    private readonly ITextTokenizer _tokenizer;
     private readonly bool _hasTokenTypeIds;
     private readonly string _outputName;
 
@@ -31,7 +31,7 @@ public sealed class EmbeddingSession : IDisposable
         options ??= new EmbeddingSessionOptions();
         Folder = folder;
         Device = options.Device;
-        _tokenizer = new WordPieceTokenizer(folder);
+        _tokenizer = TextTokenizer.Create(folder);
 
         using var sessionOptions = new SessionOptions
         {

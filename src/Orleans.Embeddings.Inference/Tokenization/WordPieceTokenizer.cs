@@ -7,7 +7,7 @@ namespace Orleans.Embeddings.Inference.Tokenization;
 /// BERT's WordPiece tokenization (Microsoft.ML.Tokenizers) with the folder's casing, [CLS]/[SEP] added and
 /// truncation to the model's token limit reported, never silent.
 /// </summary>
-public sealed class WordPieceTokenizer
+public sealed class WordPieceTokenizer : ITextTokenizer
 {
     private readonly BertTokenizer _tokenizer;
     private readonly int _maxTokens;
@@ -19,20 +19,20 @@ public sealed class WordPieceTokenizer
         ArgumentNullException.ThrowIfNull(folder);
         try
         {
-            _tokenizer = BertTokenizer.Create(folder.VocabularyPath, new BertOptions { LowerCaseBeforeTokenization = folder.LowerCase, RemoveNonSpacingMarks = folder.StripAccents });
+            _tokenizer = BertTokenizer.Create(folder.TokenizerPath, new BertOptions { LowerCaseBeforeTokenization = folder.LowerCase, RemoveNonSpacingMarks = folder.StripAccents });
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException or IOException)
         {
-            throw new ModelFolderException($"{folder.VocabularyPath} is not a usable WordPiece vocabulary: {ex.Message}", ex);
+            throw new ModelFolderException($"{folder.TokenizerPath} is not a usable WordPiece vocabulary: {ex.Message}", ex);
         }
 
         _maxTokens = folder.MaxTokens;
     }
 
-    /// <summary>The id of [PAD].</summary>
+    /// <inheritdoc />
     public int PaddingId => _tokenizer.PaddingTokenId;
 
-    /// <summary>Tokenizes <paramref name="text"/>, cutting it to the token limit.</summary>
+    /// <inheritdoc />
     public TokenizedText Tokenize(string text)
     {
         ArgumentNullException.ThrowIfNull(text);

@@ -28,7 +28,7 @@ public sealed class EmbeddingModelFolderTests : IDisposable
 
         var error = Assert.Throws<ModelFolderException>(() => EmbeddingModelFolder.Load(_directory));
 
-        Assert.Contains("has no vocab.txt", error.Message, StringComparison.Ordinal);
+        Assert.Contains("has no tokenizer: neither vocab.txt (WordPiece) nor a SentencePiece *.model file", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -109,7 +109,7 @@ public sealed class EmbeddingModelFolderTests : IDisposable
     public void Tokenize_SampleText_LowerCasesSplitsPunctuationAndAddsClsSep()
     {
         var folder = Build();
-        var vocabulary = File.ReadAllLines(folder.VocabularyPath);
+        var vocabulary = File.ReadAllLines(folder.TokenizerPath);
         var tokenizer = new WordPieceTokenizer(folder);
 
         var tokens = tokenizer.Tokenize("Web SERVER, café!").Ids.Select(id => vocabulary[id]);
