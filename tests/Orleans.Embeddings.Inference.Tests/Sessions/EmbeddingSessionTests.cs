@@ -85,5 +85,27 @@ public sealed class EmbeddingSessionTests(StaticModelFixture model) : IClassFixt
         Assert.Throws<FormatException>(() => InferenceDevice.Parse(name));
     }
 
+    [Fact]
+    public void Registry_SameModelAndDevice_SharesOneSession()
+    {
+        using var registry = new EmbeddingSessionRegistry();
+        var options = new EmbeddingSessionOptions();
+
+        var sessions = Enumerable.Range(0, 8).AsParallel().Select(_ => registry.GetOrCreate(model.Folder, options)).ToList();
+
+        Assert.All(sessions, s => Assert.Same(sessions[0], s));
+    }
+
+    [Fact]
+    public void Registry_SessionThatFailsToLoad_IsNotKept()
+    {
+        using var registry = new EmbeddingSessionRegistry();
+        var cuda = new EmbeddingSessionOptions { Device = InferenceDevice.Parse("cuda:1") };
+
+        Assert.Throws<InvalidOperationException>(() => registry.GetOrCreate(model.Folder, cuda));
+        Assert.Throws<InvalidOperationException>(() => registry.GetOrCreate(model.Folder, cuda));
+        Assert.NotNull(registry.GetOrCreate(model.Folder, new EmbeddingSessionOptions()));
+    }
+
     private static double Dot(float[] a, float[] b) => a.Zip(b, (x, y) => (double)x * y).Sum();
 }
