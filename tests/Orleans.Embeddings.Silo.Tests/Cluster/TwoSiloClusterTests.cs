@@ -2,7 +2,6 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 using Orleans.Configuration;
 using Orleans.Embeddings.Testing;
 using Orleans.Hosting;
