@@ -1,0 +1,56 @@
+using Npgsql;
+
+namespace Orleans.Embeddings.Streaming.DeadLetters;
+
+/// <summary>The dead-letter table shared by both transports (the PostgreSQL log moves rows into it itself).</summary>
+public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
+{
+    /// <summary>Records dead letters; recording the same (provider, queue, position) twice keeps the first.</summary>
+    public async Task AddAsync(IReadOnlyList<DeadLetter> letters, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(letters);
+        if (letters.Count == 0)
+        {
+            return;
+        }
+
+        await using var command = dataSource.CreateCommand(
+            """
+            INSERT INTO embeddings_stream_dead_letters (provider, transport, queue_id, position, stream_key, payload, attempts, reason)
+            SELECT * FROM unnest(@providers, @transports, @queues, @positions, @keys, @payloads, @attempts, @reasons)
+            ON CONFLICT (provider, queue_id, position) DO NOTHING
+            """);
+        command.Parameters.AddWithValue("providers", letters.Select(l => l.Provider).ToArray());
+        command.Parameters.AddWithValue("transports", letters.Select(l => l.Transport).ToArray());
+        command.Parameters.AddWithValue("queues", letters.Select(l => l.Queue).ToArray());
+        command.Parameters.AddWithValue("positions", letters.Select(l => l.Position).ToArray());
+        command.Parameters.AddWithValue("keys", letters.Select(l => l.StreamKey).ToArray());
+        command.Parameters.AddWithValue("payloads", letters.Select(l => l.Payload).ToArray());
+        command.Parameters.AddWithValue("attempts", letters.Select(l => l.Attempts).ToArray());
+        command.Parameters.AddWithValue("reasons", letters.Select(l => l.Reason).ToArray());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The dead letters of a provider, oldest first.</summary>
+    public async Task<IReadOnlyList<DeadLetter>> ListAsync(string provider, int limit = 1000, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            SELECT provider, transport, queue_id, position, stream_key, payload, attempts, reason, failed_at
+              FROM embeddings_stream_dead_letters WHERE provider = @provider ORDER BY id LIMIT @limit
+            """);
+        command.Parameters.AddWithValue("provider", provider);
+        command.Parameters.AddWithValue("limit", limit);
+        var letters = new List<DeadLetter>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            letters.Add(new DeadLetter(
+                reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt64(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4), (byte[])reader.GetValue(5), reader.GetInt32(6), reader.GetString(7),
+                reader.GetFieldValue<DateTimeOffset>(8)));
+        }
+
+        return letters;
+    }
+}

@@ -1,0 +1,50 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Streams;
+using Orleans.Embeddings.Streaming.Kafka;
+using Orleans.Embeddings.Streaming.PostgresLog;
+
+namespace Orleans.Hosting;
+
+/// <summary>Registers the document-change stream providers on a silo.</summary>
+public static class StreamingSiloBuilderExtensions
+{
+    /// <summary>
+    /// Adds a persistent stream provider over the PostgreSQL log (the embedded default). The silo needs the shared
+    /// <c>NpgsqlDataSource</c> (<c>AddEmbeddingsStorage</c>), whose migrations create the log.
+    /// </summary>
+    public static ISiloBuilder AddPostgresLogStreams(this ISiloBuilder builder, string name, Action<OptionsBuilder<PostgresLogStreamOptions>>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        PostgresLogStreamOptionsValidator.ValidateProviderName(name);
+        var options = builder.Services.AddOptions<PostgresLogStreamOptions>(name);
+        configure?.Invoke(options);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgresLogStreamOptions>, PostgresLogStreamOptionsValidator>());
+        options.ValidateOnStart();
+        return builder.AddPersistentStreams(name, PostgresLogAdapterFactory.Create, ConfigureProvider);
+    }
+
+    /// <summary>
+    /// Adds a persistent stream provider over a Kafka-protocol topic (Kafka, Redpanda, or Azure Event Hubs through
+    /// its Kafka endpoint). Dead letters go to the PostgreSQL dead-letter table, so the silo needs <c>AddEmbeddingsStorage</c>.
+    /// </summary>
+    public static ISiloBuilder AddKafkaStreams(this ISiloBuilder builder, string name, Action<OptionsBuilder<KafkaStreamOptions>> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        PostgresLogStreamOptionsValidator.ValidateProviderName(name);
+        var options = builder.Services.AddOptions<KafkaStreamOptions>(name);
+        configure(options);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaStreamOptions>, KafkaStreamOptionsValidator>());
+        options.ValidateOnStart();
+        return builder.AddPersistentStreams(name, KafkaAdapterFactory.Create, ConfigureProvider);
+    }
+
+    private static void ConfigureProvider(ISiloPersistentStreamConfigurator configurator)
+    {
+        // Only implicit subscriptions: no pub/sub grain storage is needed, and a document's consumer is its grain.
+        configurator.ConfigureStreamPubSub(StreamPubSubType.ImplicitOnly);
+    }
+}

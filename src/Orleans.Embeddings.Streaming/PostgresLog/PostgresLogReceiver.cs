@@ -1,0 +1,232 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Embeddings.Streaming.Delivery;
+using Orleans.Providers.Streams.Common;
+using Orleans.Runtime;
+using Orleans.Streams;
+
+namespace Orleans.Embeddings.Streaming.PostgresLog;
+
+/// <summary>
+/// Reads one queue of the log for the pulling agent that owns it. Rows are leased (visibility timeout) when read,
+/// the leases of rows still in the agent's cache are extended, and a row is acknowledged only in
+/// <see cref="MessagesDeliveredAsync(IList{IBatchContainer}, CancellationToken)"/>, after its consumer finished.
+/// A receiver taking over a queue waits until the previous owner's leases are released or expire, so a document's
+/// events are never delivered out of order.
+/// </summary>
+internal sealed partial class PostgresLogReceiver(
+    string provider, int queue, PostgresLogStore store, PostgresLogStreamOptions options, ILogger logger) : IQueueAdapterReceiver
+{
+    private readonly DocumentEventDecoder _decoder = new(options.Limits);
+    private readonly Lock _lock = new();
+    private readonly Dictionary<long, long> _inFlightByToken = [];
+    private readonly HashSet<long> _inFlightPositions = [];
+    private Guid _owner;
+    private long _floor;
+    private long _nextToken;
+    private DateTimeOffset? _blockedUntil;
+    private DateTimeOffset _lastRescan;
+    private DateTimeOffset _lastExtension;
+    private DateTimeOffset _lastEviction;
+
+    public int Queue => queue;
+
+    public async Task Initialize(TimeSpan timeout)
+    {
+        _owner = Guid.NewGuid();
+        var now = DateTimeOffset.UtcNow;
+        _lastRescan = _lastExtension = _lastEviction = now;
+        using var cts = new CancellationTokenSource(timeout);
+        _blockedUntil = await store.ForeignLeasesExpireAtAsync(provider, queue, _owner, cts.Token);
+        if (_blockedUntil is { } until)
+        {
+            LogWaitingForLeases(logger, provider, queue, until);
+        }
+    }
+
+    [Obsolete("Use the overload which accepts a CancellationToken.")]
+    public Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount) => GetQueueMessagesAsync(maxCount, CancellationToken.None);
+
+    public async Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (_blockedUntil is not null)
+        {
+            // Another receiver (a crashed silo, or the previous owner mid-handover) holds leases here: its events come first.
+            _blockedUntil = await store.ForeignLeasesExpireAtAsync(provider, queue, _owner, cancellationToken);
+            if (_blockedUntil is not null)
+            {
+                return [];
+            }
+        }
+
+        await ExtendLeasesIfDueAsync(now, cancellationToken);
+        await EvictIfDueAsync(now, cancellationToken);
+
+        var rescan = now - _lastRescan >= options.RescanInterval;
+        if (rescan)
+        {
+            _lastRescan = now;
+        }
+
+        var max = maxCount <= 0 ? 1000 : Math.Min(maxCount, 5000);
+        var leased = await store.LeaseAsync(provider, queue, _owner, rescan ? 0 : _floor, max, options.VisibilityTimeout, cancellationToken);
+        if (leased.Count == 0)
+        {
+            return [];
+        }
+
+        var batch = new List<IBatchContainer>(leased.Count);
+        List<(long, string)>? failures = null;
+        lock (_lock)
+        {
+            foreach (var row in leased)
+            {
+                _floor = Math.Max(_floor, row.Position);
+                string? reason = null;
+                Documents.DocumentChange? change = null;
+                if (row.Attempts > options.MaxAttempts)
+                {
+                    reason = $"not acknowledged after {row.Attempts - 1} deliveries: every lease expired (the consumer's silo crashed or stalled each time)";
+                }
+                else
+                {
+                    var decoded = _decoder.Decode(row.Payload, row.Collection, row.DocumentId, row.Position);
+                    change = decoded.Change;
+                    reason = decoded.Error;
+                }
+
+                if (change is null)
+                {
+                    (failures ??= []).Add((row.Position, reason!));
+                    continue;
+                }
+
+                var token = new EventSequenceTokenV2(++_nextToken);
+                _inFlightByToken[token.SequenceNumber] = row.Position;
+                _inFlightPositions.Add(row.Position);
+                batch.Add(new DocumentChangeBatchContainer(DocumentStreams.StreamId(change.Collection, change.Id), change, token, row.Position));
+            }
+        }
+
+        if (failures is not null)
+        {
+            await store.DeadLetterAsync(provider, queue, failures, cancellationToken);
+            LogDeadLettered(logger, failures.Count, provider, queue, failures[0].Item2);
+        }
+
+        return batch;
+    }
+
+    [Obsolete("Use the overload which accepts a CancellationToken.")]
+    public Task MessagesDeliveredAsync(IList<IBatchContainer> messages) => MessagesDeliveredAsync(messages, CancellationToken.None);
+
+    public async Task MessagesDeliveredAsync(IList<IBatchContainer> messages, CancellationToken cancellationToken)
+    {
+        var positions = new List<long>(messages.Count);
+        lock (_lock)
+        {
+            foreach (var message in messages)
+            {
+                if (message is DocumentChangeBatchContainer container && _inFlightByToken.Remove(container.SequenceToken.SequenceNumber))
+                {
+                    _inFlightPositions.Remove(container.Position);
+                    positions.Add(container.Position);
+                }
+            }
+        }
+
+        var acknowledged = await store.AcknowledgeAsync(provider, queue, _owner, positions, cancellationToken);
+        if (acknowledged < positions.Count)
+        {
+            // Our lease ran out and another receiver re-read those rows: they will be delivered again (at-least-once).
+            LogStaleAcknowledgements(logger, positions.Count - acknowledged, provider, queue);
+        }
+    }
+
+    public async Task Shutdown(TimeSpan timeout)
+    {
+        long[] positions;
+        lock (_lock)
+        {
+            positions = [.. _inFlightPositions];
+            _inFlightPositions.Clear();
+            _inFlightByToken.Clear();
+        }
+
+        // Hand the queue over at once: what was read but not delivered becomes visible to the next owner.
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await store.ReleaseLeasesAsync(provider, queue, _owner, positions, cts.Token);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogReleaseFailed(logger, ex, provider, queue, options.VisibilityTimeout);
+        }
+    }
+
+    /// <summary>Dead-letters an in-flight event whose delivery failed for good (called by the failure handler).</summary>
+    public async Task DeadLetterAsync(StreamSequenceToken? token, string reason)
+    {
+        long position;
+        lock (_lock)
+        {
+            if (token is null || !_inFlightByToken.Remove(token.SequenceNumber, out position))
+            {
+                return;
+            }
+
+            _inFlightPositions.Remove(position);
+        }
+
+        await store.DeadLetterAsync(provider, queue, [(position, reason)]);
+        LogDeadLettered(logger, 1, provider, queue, reason);
+    }
+
+    private async Task ExtendLeasesIfDueAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (now - _lastExtension < options.VisibilityTimeout / 3)
+        {
+            return;
+        }
+
+        _lastExtension = now;
+        long[] positions;
+        lock (_lock)
+        {
+            positions = [.. _inFlightPositions];
+        }
+
+        await store.ExtendLeasesAsync(provider, queue, _owner, positions, options.VisibilityTimeout, cancellationToken);
+    }
+
+    private async Task EvictIfDueAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (now - _lastEviction < options.EvictionInterval)
+        {
+            return;
+        }
+
+        _lastEviction = now;
+        var evicted = await store.EvictAsync(provider, queue, options.Retention, cancellationToken: cancellationToken);
+        if (evicted > 0)
+        {
+            LogEvicted(logger, evicted, provider, queue);
+        }
+    }
+
+    [LoggerMessage(EventId = 3100, Level = LogLevel.Information, Message = "Stream {Provider} queue {Queue}: waiting until {Until} for leases of another receiver to be released or expire")]
+    private static partial void LogWaitingForLeases(ILogger logger, string provider, int queue, DateTimeOffset until);
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Dead-lettered {Count} event(s) of stream {Provider} queue {Queue}; first reason: {Reason}")]
+    private static partial void LogDeadLettered(ILogger logger, int count, string provider, int queue, string reason);
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "{Count} acknowledgement(s) on stream {Provider} queue {Queue} came after the lease was lost; those events will be delivered again")]
+    private static partial void LogStaleAcknowledgements(ILogger logger, int count, string provider, int queue);
+
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "Could not release the leases of stream {Provider} queue {Queue}; the next owner waits up to {Timeout} for them")]
+    private static partial void LogReleaseFailed(ILogger logger, Exception exception, string provider, int queue, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Debug, Message = "Evicted {Count} acknowledged event(s) of stream {Provider} queue {Queue}")]
+    private static partial void LogEvicted(ILogger logger, int count, string provider, int queue);
+}
