@@ -12,10 +12,12 @@ namespace Orleans.Hosting;
 public static class StreamingSiloBuilderExtensions
 {
     /// <summary>
-    /// Adds a persistent stream provider over the PostgreSQL log (the embedded default). The silo needs the shared
+    /// Adds a persistent stream provider over the PostgreSQL log (the embedded default). <paramref name="configureProvider"/>
+    /// tunes the pulling agent, cache and balancer. The silo needs the shared
     /// <c>NpgsqlDataSource</c> (<c>AddEmbeddingsStorage</c>), whose migrations create the log.
     /// </summary>
-    public static ISiloBuilder AddPostgresLogStreams(this ISiloBuilder builder, string name, Action<OptionsBuilder<PostgresLogStreamOptions>>? configure = null)
+    public static ISiloBuilder AddPostgresLogStreams(
+        this ISiloBuilder builder, string name, Action<OptionsBuilder<PostgresLogStreamOptions>>? configure = null, Action<ISiloPersistentStreamConfigurator>? configureProvider = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         PostgresLogStreamOptionsValidator.ValidateProviderName(name);
@@ -23,14 +25,15 @@ public static class StreamingSiloBuilderExtensions
         configure?.Invoke(options);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgresLogStreamOptions>, PostgresLogStreamOptionsValidator>());
         options.ValidateOnStart();
-        return builder.AddPersistentStreams(name, PostgresLogAdapterFactory.Create, ConfigureProvider);
+        return builder.AddPersistentStreams(name, PostgresLogAdapterFactory.Create, c => ConfigureProvider(c, configureProvider));
     }
 
     /// <summary>
     /// Adds a persistent stream provider over a Kafka-protocol topic (Kafka, Redpanda, or Azure Event Hubs through
     /// its Kafka endpoint). Dead letters go to the PostgreSQL dead-letter table, so the silo needs <c>AddEmbeddingsStorage</c>.
     /// </summary>
-    public static ISiloBuilder AddKafkaStreams(this ISiloBuilder builder, string name, Action<OptionsBuilder<KafkaStreamOptions>> configure)
+    public static ISiloBuilder AddKafkaStreams(
+        this ISiloBuilder builder, string name, Action<OptionsBuilder<KafkaStreamOptions>> configure, Action<ISiloPersistentStreamConfigurator>? configureProvider = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
@@ -39,12 +42,13 @@ public static class StreamingSiloBuilderExtensions
         configure(options);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaStreamOptions>, KafkaStreamOptionsValidator>());
         options.ValidateOnStart();
-        return builder.AddPersistentStreams(name, KafkaAdapterFactory.Create, ConfigureProvider);
+        return builder.AddPersistentStreams(name, KafkaAdapterFactory.Create, c => ConfigureProvider(c, configureProvider));
     }
 
-    private static void ConfigureProvider(ISiloPersistentStreamConfigurator configurator)
+    private static void ConfigureProvider(ISiloPersistentStreamConfigurator configurator, Action<ISiloPersistentStreamConfigurator>? configure)
     {
         // Only implicit subscriptions: no pub/sub grain storage is needed, and a document's consumer is its grain.
         configurator.ConfigureStreamPubSub(StreamPubSubType.ImplicitOnly);
+        configure?.Invoke(configurator);
     }
 }

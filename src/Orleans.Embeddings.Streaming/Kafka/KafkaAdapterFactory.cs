@@ -99,7 +99,7 @@ public sealed class KafkaAdapterFactory : IQueueAdapterFactory, IQueueAdapter, I
 
     /// <inheritdoc />
     public Task<IStreamFailureHandler> GetDeliveryFailureHandler(QueueId queueId) =>
-        Task.FromResult<IStreamFailureHandler>(new DeadLetteringFailureHandler(
+        Task.FromResult<IStreamFailureHandler>(new DeliveryFailureHandler(
             (_, token, reason) => _receivers.TryGetValue(queueId, out var receiver) ? receiver.DeadLetterAsync(token, reason) : Task.CompletedTask,
             _maxDeliveryTime));
 
@@ -107,7 +107,7 @@ public sealed class KafkaAdapterFactory : IQueueAdapterFactory, IQueueAdapter, I
     public IQueueAdapterReceiver CreateReceiver(QueueId queueId)
     {
         var receiver = new KafkaReceiver(
-            Name, checked((int)queueId.GetNumericId()), _options, _deadLetters, _loggerFactory.CreateLogger($"{typeof(KafkaReceiver).FullName}.{Name}"));
+            Name, checked((int)queueId.GetNumericId()), _options, _deadLetters, _maxDeliveryTime, _loggerFactory.CreateLogger($"{typeof(KafkaReceiver).FullName}.{Name}"));
         _receivers[queueId] = receiver;
         return receiver;
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Orleans.Embeddings.Streaming.DeadLetters;
@@ -13,11 +14,11 @@ namespace Orleans.Embeddings.Streaming.Kafka;
 /// acknowledged offset; poison events go to the dead-letter table so the commit point keeps moving.
 /// </summary>
 internal sealed partial class KafkaReceiver(
-    string provider, int partition, KafkaStreamOptions options, DeadLetterStore deadLetters, ILogger logger) : IQueueAdapterReceiver
+    string provider, int partition, KafkaStreamOptions options, DeadLetterStore deadLetters, TimeSpan maxDeliveryTime, ILogger logger) : IQueueAdapterReceiver
 {
     private readonly DocumentEventDecoder _decoder = new(options.Limits);
     private readonly Lock _lock = new();
-    private readonly Dictionary<long, (string? Key, byte[] Payload)> _inFlight = [];
+    private readonly Dictionary<long, (string? Key, byte[] Payload, long ReadAt)> _inFlight = [];
     private IConsumer<string?, byte[]>? _consumer;
     private TopicPartition _topicPartition = null!;
     private ContiguousOffsetTracker _tracker = null!;
@@ -90,7 +91,7 @@ internal sealed partial class KafkaReceiver(
                 _tracker.Read(offset);
                 if (decoded.Change is { } change)
                 {
-                    _inFlight[offset] = (key, payload);
+                    _inFlight[offset] = (key, payload, Stopwatch.GetTimestamp());
                     batch.Add(new DocumentChangeBatchContainer(
                         DocumentStreams.StreamId(change.Collection, change.Id), change, new EventSequenceTokenV2(offset), offset));
                 }
@@ -161,21 +162,33 @@ internal sealed partial class KafkaReceiver(
         }
     }
 
-    /// <summary>Dead-letters an in-flight event whose delivery failed for good (called by the failure handler).</summary>
+    /// <summary>
+    /// Dead-letters an in-flight event whose delivery failed for good (called by the failure handler), so the commit
+    /// point moves past it. A failure reported sooner than the delivery time after the event was read can only come
+    /// from the agent shutting down: that event stays unacknowledged and is read again by the next owner.
+    /// </summary>
     public async Task DeadLetterAsync(StreamSequenceToken? token, string reason)
     {
-        if (token is null)
+        if (token is null || _consumer is null)
         {
             return;
         }
 
-        (string? Key, byte[] Payload) entry;
+        (string? Key, byte[] Payload, long ReadAt) entry;
         lock (_lock)
         {
-            if (!_inFlight.Remove(token.SequenceNumber, out entry))
+            if (!_inFlight.TryGetValue(token.SequenceNumber, out entry))
             {
                 return;
             }
+
+            if (Stopwatch.GetElapsedTime(entry.ReadAt) < maxDeliveryTime)
+            {
+                LogInterrupted(logger, provider, partition, token.SequenceNumber);
+                return;
+            }
+
+            _inFlight.Remove(token.SequenceNumber);
         }
 
         await deadLetters.AddAsync([new DeadLetter(provider, "kafka", partition, token.SequenceNumber, entry.Key, entry.Payload, 1, reason, DateTimeOffset.UtcNow)]);
@@ -209,6 +222,9 @@ internal sealed partial class KafkaReceiver(
 
     [LoggerMessage(EventId = 3201, Level = LogLevel.Warning, Message = "Dead-lettered {Count} event(s) of stream {Provider} partition {Partition}; first reason: {Reason}")]
     private static partial void LogDeadLettered(ILogger logger, int count, string provider, int partition, string reason);
+
+    [LoggerMessage(EventId = 3203, Level = LogLevel.Information, Message = "Stream {Provider} partition {Partition}: delivery of offset {Offset} was interrupted; it stays uncommitted and is delivered again")]
+    private static partial void LogInterrupted(ILogger logger, string provider, int partition, long offset);
 
     [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Kafka error on stream {Provider} partition {Partition}: {Reason}")]
     private static partial void LogKafkaError(ILogger logger, string provider, int partition, string reason);

@@ -91,8 +91,8 @@ public sealed class PostgresLogAdapterFactory : IQueueAdapterFactory, IQueueAdap
 
     /// <inheritdoc />
     public Task<IStreamFailureHandler> GetDeliveryFailureHandler(QueueId queueId) =>
-        Task.FromResult<IStreamFailureHandler>(new DeadLetteringFailureHandler(
-            (_, token, reason) => _receivers.TryGetValue(queueId, out var receiver) ? receiver.DeadLetterAsync(token, reason) : Task.CompletedTask,
+        Task.FromResult<IStreamFailureHandler>(new DeliveryFailureHandler(
+            (_, token, reason) => _receivers.TryGetValue(queueId, out var receiver) ? receiver.RetryLaterAsync(token, reason) : Task.CompletedTask,
             _maxDeliveryTime));
 
     /// <inheritdoc />

@@ -86,7 +86,9 @@ internal sealed partial class PostgresLogReceiver(
                 Documents.DocumentChange? change = null;
                 if (row.Attempts > options.MaxAttempts)
                 {
-                    reason = $"not acknowledged after {row.Attempts - 1} deliveries: every lease expired (the consumer's silo crashed or stalled each time)";
+                    reason = row.LastError is { } error
+                        ? $"not acknowledged after {row.Attempts - 1} deliveries; the last failed because {error}"
+                        : $"not acknowledged after {row.Attempts - 1} deliveries: every lease expired (the consumer's silo crashed or stalled each time)";
                 }
                 else
                 {
@@ -165,8 +167,12 @@ internal sealed partial class PostgresLogReceiver(
         }
     }
 
-    /// <summary>Dead-letters an in-flight event whose delivery failed for good (called by the failure handler).</summary>
-    public async Task DeadLetterAsync(StreamSequenceToken? token, string reason)
+    /// <summary>
+    /// Gives an in-flight event whose delivery failed back to the log (called by the failure handler): it is read
+    /// again, and dead-lettered with <paramref name="reason"/> once it has used up <see cref="PostgresLogStreamOptions.MaxAttempts"/>.
+    /// A failure reported because the agent is shutting down thus costs one attempt, never the event.
+    /// </summary>
+    public async Task RetryLaterAsync(StreamSequenceToken? token, string reason)
     {
         long position;
         lock (_lock)
@@ -179,8 +185,8 @@ internal sealed partial class PostgresLogReceiver(
             _inFlightPositions.Remove(position);
         }
 
-        await store.DeadLetterAsync(provider, queue, [(position, reason)]);
-        LogDeadLettered(logger, 1, provider, queue, reason);
+        await store.RetryLaterAsync(provider, queue, _owner, position, reason, options.RetryDelay);
+        LogRetryLater(logger, provider, queue, position, reason);
     }
 
     private async Task ExtendLeasesIfDueAsync(DateTimeOffset now, CancellationToken cancellationToken)
@@ -226,6 +232,9 @@ internal sealed partial class PostgresLogReceiver(
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "Could not release the leases of stream {Provider} queue {Queue}; the next owner waits up to {Timeout} for them")]
     private static partial void LogReleaseFailed(ILogger logger, Exception exception, string provider, int queue, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 3105, Level = LogLevel.Warning, Message = "Stream {Provider} queue {Queue}: delivery of position {Position} failed ({Reason}); it will be retried")]
+    private static partial void LogRetryLater(ILogger logger, string provider, int queue, long position, string reason);
 
     [LoggerMessage(EventId = 3104, Level = LogLevel.Debug, Message = "Evicted {Count} acknowledged event(s) of stream {Provider} queue {Queue}")]
     private static partial void LogEvicted(ILogger logger, int count, string provider, int queue);

@@ -38,7 +38,7 @@ public sealed class PostgresLogStore(NpgsqlDataSource dataSource)
            SET attempts = l.attempts + 1, visible_at = clock_timestamp() + @visibility, lease_owner = @owner
           FROM candidates c
          WHERE l.provider = @provider AND l.queue_id = @queue AND l.position = c.position
-        RETURNING l.position, l.collection, l.document_id, l.payload, l.attempts, l.enqueued_at
+        RETURNING l.position, l.collection, l.document_id, l.payload, l.attempts, l.enqueued_at, l.last_error
         """;
 
     private const string AckSql =
@@ -51,6 +51,13 @@ public sealed class PostgresLogStore(NpgsqlDataSource dataSource)
     private const string ExtendSql =
         """
         UPDATE embeddings_stream_log SET visible_at = clock_timestamp() + @visibility
+         WHERE provider = @provider AND queue_id = @queue AND position = ANY(@positions)
+           AND lease_owner = @owner AND acked_at IS NULL
+        """;
+
+    private const string RetrySql =
+        """
+        UPDATE embeddings_stream_log SET visible_at = clock_timestamp() + @visibility, last_error = @error
          WHERE provider = @provider AND queue_id = @queue AND position = ANY(@positions)
            AND lease_owner = @owner AND acked_at IS NULL
         """;
@@ -202,7 +209,7 @@ public sealed class PostgresLogStore(NpgsqlDataSource dataSource)
         {
             leased.Add(new LeasedEvent(
                 reader.GetInt64(0), reader.GetString(1), reader.GetString(2), (byte[])reader.GetValue(3), reader.GetInt32(4),
-                reader.GetFieldValue<DateTimeOffset>(5)));
+                reader.GetFieldValue<DateTimeOffset>(5), reader.IsDBNull(6) ? null : reader.GetString(6)));
         }
 
         // UPDATE ... RETURNING does not keep the candidates' order.
@@ -222,6 +229,22 @@ public sealed class PostgresLogStore(NpgsqlDataSource dataSource)
     /// <summary>Makes rows leased by <paramref name="owner"/> visible again at once (a receiver hands its queue over).</summary>
     public Task<int> ReleaseLeasesAsync(string provider, int queue, Guid owner, IReadOnlyCollection<long> positions, CancellationToken cancellationToken = default) =>
         ExecuteOnPositionsAsync(ExtendSql, provider, queue, owner, positions, TimeSpan.Zero, cancellationToken);
+
+    /// <summary>
+    /// Gives up the lease of a row whose delivery failed, recording why; it is read again after <paramref name="delay"/>
+    /// (and dead-lettered once it has been leased more than the maximum number of times).
+    /// </summary>
+    public async Task<int> RetryLaterAsync(string provider, int queue, Guid owner, long position, string error, TimeSpan delay, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(RetrySql);
+        command.Parameters.AddWithValue("provider", provider);
+        command.Parameters.AddWithValue("queue", queue);
+        command.Parameters.AddWithValue("owner", owner);
+        command.Parameters.AddWithValue("positions", new[] { position });
+        command.Parameters.AddWithValue("visibility", delay);
+        command.Parameters.AddWithValue("error", error);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
 
     /// <summary>
     /// The time the last unexpired lease held by another receiver on this queue runs out, or null when there is none.
@@ -308,4 +331,5 @@ public sealed class PostgresLogStore(NpgsqlDataSource dataSource)
 public readonly record struct LogAppend(string Collection, string Id, byte[] Payload);
 
 /// <summary>A row leased by a receiver.</summary>
-public sealed record LeasedEvent(long Position, string Collection, string DocumentId, byte[] Payload, int Attempts, DateTimeOffset EnqueuedAt);
+public sealed record LeasedEvent(
+    long Position, string Collection, string DocumentId, byte[] Payload, int Attempts, DateTimeOffset EnqueuedAt, string? LastError = null);

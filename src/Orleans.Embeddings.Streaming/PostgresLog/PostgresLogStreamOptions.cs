@@ -20,6 +20,9 @@ public sealed class PostgresLogStreamOptions
     /// <summary>Leases an event may take without being acknowledged before it is dead-lettered (a consumer that keeps crashing its silo).</summary>
     public int MaxAttempts { get; set; } = 5;
 
+    /// <summary>How long an event whose delivery failed waits before it is read again.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>How long acknowledged events are kept before eviction (for inspection and replay by hand).</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromMinutes(10);
 

@@ -28,6 +28,8 @@ CREATE TABLE embeddings_stream_log
     visible_at  timestamptz NOT NULL DEFAULT '-infinity',
     -- The receiver instance holding the lease; an acknowledgement from any other instance is ignored.
     lease_owner uuid        NULL,
+    -- Why the last delivery failed, when the consumer kept failing it (goes into the dead letter).
+    last_error  text        NULL,
     acked_at    timestamptz NULL,
     PRIMARY KEY (provider, queue_id, position)
 ) WITH (fillfactor = 80);

@@ -4,11 +4,12 @@ using Orleans.Streams;
 namespace Orleans.Embeddings.Streaming.Delivery;
 
 /// <summary>
-/// Called by the pulling agent when a consumer kept failing an event for <c>MaxEventDeliveryTime</c>. Implicit
-/// subscriptions are never faulted, so the agent moves on afterwards: this handler is what keeps the event, by
-/// moving it to the dead-letter table with the reason (DESIGN invariant 5).
+/// Called by the pulling agent when a consumer kept failing an event for <c>MaxEventDeliveryTime</c>, and also for
+/// events in flight when the agent shuts down (a silo stopping, or a queue moving to another silo). Implicit
+/// subscriptions are never faulted, so the agent moves on afterwards: this handler is what keeps the event, by handing
+/// it to the receiver, which retries or dead-letters it with the reason (DESIGN invariants 1 and 5).
 /// </summary>
-internal sealed class DeadLetteringFailureHandler(Func<StreamId, StreamSequenceToken?, string, Task> deadLetter, TimeSpan maxDeliveryTime) : IStreamFailureHandler
+internal sealed class DeliveryFailureHandler(Func<StreamId, StreamSequenceToken?, string, Task> deadLetter, TimeSpan maxDeliveryTime) : IStreamFailureHandler
 {
     public bool ShouldFaultSubsriptionOnError => false;
 
