@@ -55,6 +55,14 @@ public sealed class PostgresLogStore(NpgsqlDataSource dataSource)
            AND lease_owner = @owner AND acked_at IS NULL
         """;
 
+    // A handover is not a failed delivery: the lease given back does not count as an attempt.
+    private const string ReleaseSql =
+        """
+        UPDATE embeddings_stream_log SET visible_at = clock_timestamp(), attempts = greatest(attempts - 1, 0)
+         WHERE provider = @provider AND queue_id = @queue AND position = ANY(@positions)
+           AND lease_owner = @owner AND acked_at IS NULL
+        """;
+
     private const string RetrySql =
         """
         UPDATE embeddings_stream_log SET visible_at = clock_timestamp() + @visibility, last_error = @error
@@ -226,9 +234,12 @@ public sealed class PostgresLogStore(NpgsqlDataSource dataSource)
         string provider, int queue, Guid owner, IReadOnlyCollection<long> positions, TimeSpan visibility, CancellationToken cancellationToken = default) =>
         ExecuteOnPositionsAsync(ExtendSql, provider, queue, owner, positions, visibility, cancellationToken);
 
-    /// <summary>Makes rows leased by <paramref name="owner"/> visible again at once (a receiver hands its queue over).</summary>
+    /// <summary>
+    /// Makes rows leased by <paramref name="owner"/> visible again at once, without counting the lease as an attempt
+    /// (a receiver hands its queue over).
+    /// </summary>
     public Task<int> ReleaseLeasesAsync(string provider, int queue, Guid owner, IReadOnlyCollection<long> positions, CancellationToken cancellationToken = default) =>
-        ExecuteOnPositionsAsync(ExtendSql, provider, queue, owner, positions, TimeSpan.Zero, cancellationToken);
+        ExecuteOnPositionsAsync(ReleaseSql, provider, queue, owner, positions, null, cancellationToken);
 
     /// <summary>
     /// Gives up the lease of a row whose delivery failed, recording why; it is read again after <paramref name="delay"/>

@@ -64,10 +64,10 @@ public abstract class StreamDeliveryScenarios
         await DeliveryLog.WaitForAsync(collection, d => d.Count >= 2000, TimeSpan.FromSeconds(60), "2000 deliveries before the kill");
         var atKill = DeliveryLog.Of(collection).Count;
         await cluster.KillSiloAsync(cluster.Silos[1], TestContext.Current.CancellationToken);
-        Console.WriteLine($"{Provider}: killed silo B at {clock.Elapsed.TotalSeconds:F1} s with {atKill} deliveries");
+        Report($"{Provider}: killed silo B at {clock.Elapsed.TotalSeconds:F1} s with {atKill} deliveries");
         await DeliveryLog.WaitForAsync(collection, d => d.Count >= 6000, TimeSpan.FromSeconds(120), "6000 deliveries before a new silo joins");
         await cluster.StartAdditionalSiloAsync();
-        Console.WriteLine($"{Provider}: a new silo joined at {clock.Elapsed.TotalSeconds:F1} s");
+        Report($"{Provider}: a new silo joined at {clock.Elapsed.TotalSeconds:F1} s");
         await publishing;
 
         await DeliveryLog.WaitForAsync(collection, _ => DeliveryLog.DistinctCount(collection) == Documents * SeqsPerDocument, TimeSpan.FromSeconds(180), "every event");
@@ -87,10 +87,17 @@ public abstract class StreamDeliveryScenarios
         }
 
         var duplicates = deliveries.Count - Documents * SeqsPerDocument;
-        Console.WriteLine(
+        Report(
             $"{Provider}: {deliveries.Count} deliveries of {Documents * SeqsPerDocument} events, {duplicates} duplicates after the kill, {clock.Elapsed.TotalSeconds:F1} s");
         var letters = await new DeadLetterStore(DataSource).ListAsync(Provider, cancellationToken: TestContext.Current.CancellationToken);
         Assert.DoesNotContain(letters, l => l.StreamKey?.StartsWith(collection + "/", StringComparison.Ordinal) == true);
+    }
+
+    // The figures go to the test output and to stream-delivery.log beside the test binaries (passing tests' output is not shown).
+    private static void Report(string line)
+    {
+        TestContext.Current.TestOutputHelper?.WriteLine(line);
+        File.AppendAllText(Path.Combine(AppContext.BaseDirectory, "stream-delivery.log"), $"{DateTime.UtcNow:O} {line}{Environment.NewLine}");
     }
 
     /// <summary>Each kind of bad event lands in dead letters with its reason; the events after it are still delivered.</summary>
