@@ -1,6 +1,8 @@
 using System.CommandLine;
+using Orleans.Embeddings.Cli.Ingest;
 using Orleans.Embeddings.Cli.Models;
 
 var root = new RootCommand("Orleans.Embeddings: a streaming embedding indexer on Orleans and pgvector.");
 root.Subcommands.Add(ModelsCommand.Create());
+root.Subcommands.Add(IngestCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -147,6 +147,27 @@ public sealed class PostgresLogStore(NpgsqlDataSource dataSource)
         await transaction.CommitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Registers a provider with <paramref name="queueCount"/> queues unless it is registered already (a producer that
+    /// starts before any silo). Returns the queue count in effect.
+    /// </summary>
+    public async Task<int> EnsureProviderAsync(string provider, int queueCount, CancellationToken cancellationToken = default)
+    {
+        PostgresLogStreamOptionsValidator.ValidateProviderName(provider);
+        ArgumentOutOfRangeException.ThrowIfLessThan(queueCount, 1);
+        await using var command = dataSource.CreateCommand(
+            """
+            WITH inserted AS (
+                INSERT INTO embeddings_stream_providers (provider, queue_count) VALUES (@provider, @count)
+                ON CONFLICT (provider) DO NOTHING RETURNING queue_count)
+            SELECT queue_count FROM inserted UNION ALL SELECT queue_count FROM embeddings_stream_providers WHERE provider = @provider
+            LIMIT 1
+            """);
+        command.Parameters.AddWithValue("provider", provider);
+        command.Parameters.AddWithValue("count", queueCount);
+        return (int)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     /// <summary>Appends events in one statement and returns their positions, in order.</summary>
     /// <exception cref="InvalidOperationException">The provider is not registered.</exception>
     public async Task<long[]> AppendAsync(string provider, IReadOnlyList<LogAppend> events, CancellationToken cancellationToken = default)
