@@ -1,12 +1,14 @@
 using Orleans.Embeddings.Benchmarks;
 using Orleans.Embeddings.Benchmarks.Inference;
 using Orleans.Embeddings.Benchmarks.Storage;
+using Orleans.Embeddings.Benchmarks.Streams;
 
 // One benchmark per name; each prints a table and ends with one line "RESULT <name> key=value ...".
 var benchmarks = new Dictionary<string, Func<IBenchmark>>(StringComparer.Ordinal)
 {
     ["inference"] = () => new InferenceBenchmark(),
     ["storage"] = () => new StorageBenchmark(),
+    ["streams"] = () => new StreamsBenchmark(),
 };
 
 if (args.Length != 1 || !benchmarks.TryGetValue(args[0], out var create))
