@@ -1,8 +1,10 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Streams;
+using Orleans.Embeddings.Streaming.Hosting;
 using Orleans.Embeddings.Streaming.Kafka;
 using Orleans.Embeddings.Streaming.PostgresLog;
 
@@ -43,6 +45,42 @@ public static class StreamingSiloBuilderExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaStreamOptions>, KafkaStreamOptionsValidator>());
         options.ValidateOnStart();
         return builder.AddPersistentStreams(name, KafkaAdapterFactory.Create, c => ConfigureProvider(c, configureProvider));
+    }
+
+    /// <summary>
+    /// Adds the document-change stream provider that <c>Embeddings:Streams</c> selects, bound to
+    /// <c>Embeddings:Streams:Postgres</c> or <c>Embeddings:Streams:Kafka</c>.
+    /// </summary>
+    /// <exception cref="OptionsValidationException">The section names an unknown transport or provider name.</exception>
+    public static ISiloBuilder AddDocumentChangeStreams(this ISiloBuilder builder, IConfiguration configuration, Action<ISiloPersistentStreamConfigurator>? configureProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var section = configuration.GetSection(DocumentStreamsOptions.SectionName);
+        DocumentStreamsOptions streams;
+        try
+        {
+            streams = section.Get<DocumentStreamsOptions>() ?? new DocumentStreamsOptions();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new OptionsValidationException(
+                DocumentStreamsOptions.SectionName, typeof(DocumentStreamsOptions),
+                [$"{DocumentStreamsOptions.SectionName}:{nameof(DocumentStreamsOptions.Transport)} must be Postgres or Kafka: {ex.InnerException?.Message ?? ex.Message}"]);
+        }
+
+        try
+        {
+            PostgresLogStreamOptionsValidator.ValidateProviderName(streams.ProviderName);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new OptionsValidationException(DocumentStreamsOptions.SectionName, typeof(DocumentStreamsOptions), [$"{DocumentStreamsOptions.SectionName}:{nameof(DocumentStreamsOptions.ProviderName)}: {ex.Message}"]);
+        }
+
+        return streams.Transport == DocumentStreamTransport.Kafka
+            ? builder.AddKafkaStreams(streams.ProviderName, o => o.Bind(section.GetSection("Kafka")), configureProvider)
+            : builder.AddPostgresLogStreams(streams.ProviderName, o => o.Bind(section.GetSection("Postgres")), configureProvider);
     }
 
     private static void ConfigureProvider(ISiloPersistentStreamConfigurator configurator, Action<ISiloPersistentStreamConfigurator>? configure)

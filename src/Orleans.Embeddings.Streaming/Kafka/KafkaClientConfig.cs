@@ -13,7 +13,7 @@ public static class KafkaClientConfig
     public static ConsumerConfig Consumer(KafkaStreamOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return new ConsumerConfig(new Dictionary<string, string>(options.Config))
+        var config = new ConsumerConfig(new Dictionary<string, string>(options.Config))
         {
             BootstrapServers = options.BootstrapServers,
             GroupId = options.ConsumerGroup,
@@ -22,6 +22,14 @@ public static class KafkaClientConfig
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnablePartitionEof = false,
         };
+
+        // librdkafka waits up to 500 ms for a fetch to fill; a change feed wants it sooner (overridable in Config).
+        if (!options.Config.ContainsKey("fetch.wait.max.ms"))
+        {
+            config.FetchWaitMaxMs = 50;
+        }
+
+        return config;
     }
 
     /// <summary>An idempotent producer that waits for all in-sync replicas.</summary>
