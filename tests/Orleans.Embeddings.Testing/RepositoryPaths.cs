@@ -24,6 +24,16 @@ public static class RepositoryPaths
         }
     }
 
+    /// <summary>The built assembly of an executable project under <c>tests/</c>, in the configuration the tests run in.</summary>
+    /// <exception cref="InvalidOperationException">It is not built; the test project must reference it.</exception>
+    public static string TestExecutable(string project)
+    {
+        var path = Path.Combine(Root, "tests", project, "bin", Configuration, "net10.0", project + ".dll");
+        return File.Exists(path)
+            ? path
+            : throw new InvalidOperationException($"{project} is not built at {path}; the test project must reference tests/{project}.");
+    }
+
     private static string FindRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)

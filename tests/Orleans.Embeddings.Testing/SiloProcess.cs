@@ -45,7 +45,7 @@ public sealed class SiloProcess : IAsyncDisposable
     public string Output => string.Join('\n', _output);
 
     /// <summary>Starts the silo host with free ports and the given settings (configuration keys such as <c>Embeddings:Cluster:Clustering</c>).</summary>
-    public static SiloProcess Start(string name, IReadOnlyDictionary<string, string> settings)
+    public static SiloProcess Start(string name, IReadOnlyDictionary<string, string> settings, string? assembly = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var ports = LoopbackPorts.GetFree(3);
@@ -55,7 +55,7 @@ public sealed class SiloProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        startInfo.ArgumentList.Add(RepositoryPaths.SiloAssembly);
+        startInfo.ArgumentList.Add(assembly ?? RepositoryPaths.SiloAssembly);
         var environment = new Dictionary<string, string>
         {
             ["Urls"] = $"http://127.0.0.1:{ports[0]}",
