@@ -14,7 +14,7 @@ namespace Orleans.Embeddings.Streaming.Kafka;
 /// acknowledged offset; poison events go to the dead-letter table so the commit point keeps moving.
 /// </summary>
 internal sealed partial class KafkaReceiver(
-    string provider, int partition, KafkaStreamOptions options, DeadLetterStore deadLetters, TimeSpan maxDeliveryTime, ILogger logger) : IQueueAdapterReceiver
+    string provider, int partition, KafkaStreamOptions options, DeadLetterStore deadLetters, TimeSpan maxDeliveryTime, ILogger logger) : DocumentQueueReceiver
 {
     private readonly DocumentEventDecoder _decoder = new(options.Limits);
     private readonly Lock _lock = new();
@@ -24,7 +24,7 @@ internal sealed partial class KafkaReceiver(
     private ContiguousOffsetTracker _tracker = null!;
     private long _committed;
 
-    public async Task Initialize(TimeSpan timeout)
+    public override async Task Initialize(TimeSpan timeout)
     {
         _topicPartition = new TopicPartition(options.Topic, new Partition(partition));
         var consumer = new ConsumerBuilder<string?, byte[]>(KafkaClientConfig.Consumer(options))
@@ -57,10 +57,8 @@ internal sealed partial class KafkaReceiver(
         }
     }
 
-    [Obsolete("Use the overload which accepts a CancellationToken.")]
-    public Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount) => GetQueueMessagesAsync(maxCount, CancellationToken.None);
 
-    public async Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount, CancellationToken cancellationToken)
+    public override async Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount, CancellationToken cancellationToken)
     {
         var consumer = _consumer ?? throw new InvalidOperationException("The receiver is not initialized.");
         var max = maxCount <= 0 ? 1000 : maxCount;
@@ -120,10 +118,8 @@ internal sealed partial class KafkaReceiver(
         return batch;
     }
 
-    [Obsolete("Use the overload which accepts a CancellationToken.")]
-    public Task MessagesDeliveredAsync(IList<IBatchContainer> messages) => MessagesDeliveredAsync(messages, CancellationToken.None);
 
-    public Task MessagesDeliveredAsync(IList<IBatchContainer> messages, CancellationToken cancellationToken)
+    public override Task MessagesDeliveredAsync(IList<IBatchContainer> messages, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
@@ -139,7 +135,7 @@ internal sealed partial class KafkaReceiver(
         return CommitAsync();
     }
 
-    public async Task Shutdown(TimeSpan timeout)
+    public override async Task Shutdown(TimeSpan timeout)
     {
         var consumer = _consumer;
         if (consumer is null)
@@ -167,7 +163,7 @@ internal sealed partial class KafkaReceiver(
     /// point moves past it. A failure reported sooner than the delivery time after the event was read can only come
     /// from the agent shutting down: that event stays unacknowledged and is read again by the next owner.
     /// </summary>
-    public async Task DeadLetterAsync(StreamSequenceToken? token, string reason)
+    public override async Task OnDeliveryFailedAsync(StreamSequenceToken? token, string reason)
     {
         if (token is null || _consumer is null)
         {

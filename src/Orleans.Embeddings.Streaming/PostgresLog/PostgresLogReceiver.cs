@@ -14,7 +14,7 @@ namespace Orleans.Embeddings.Streaming.PostgresLog;
 /// events are never delivered out of order.
 /// </summary>
 internal sealed partial class PostgresLogReceiver(
-    string provider, int queue, PostgresLogStore store, PostgresLogStreamOptions options, ILogger logger) : IQueueAdapterReceiver
+    string provider, int queue, PostgresLogStore store, PostgresLogStreamOptions options, ILogger logger) : DocumentQueueReceiver
 {
     private readonly DocumentEventDecoder _decoder = new(options.Limits);
     private readonly Lock _lock = new();
@@ -30,7 +30,7 @@ internal sealed partial class PostgresLogReceiver(
 
     public int Queue => queue;
 
-    public async Task Initialize(TimeSpan timeout)
+    public override async Task Initialize(TimeSpan timeout)
     {
         _owner = Guid.NewGuid();
         var now = DateTimeOffset.UtcNow;
@@ -43,10 +43,8 @@ internal sealed partial class PostgresLogReceiver(
         }
     }
 
-    [Obsolete("Use the overload which accepts a CancellationToken.")]
-    public Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount) => GetQueueMessagesAsync(maxCount, CancellationToken.None);
 
-    public async Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount, CancellationToken cancellationToken)
+    public override async Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount, CancellationToken cancellationToken)
     {
         var now = DateTimeOffset.UtcNow;
         if (_blockedUntil is not null)
@@ -119,10 +117,8 @@ internal sealed partial class PostgresLogReceiver(
         return batch;
     }
 
-    [Obsolete("Use the overload which accepts a CancellationToken.")]
-    public Task MessagesDeliveredAsync(IList<IBatchContainer> messages) => MessagesDeliveredAsync(messages, CancellationToken.None);
 
-    public async Task MessagesDeliveredAsync(IList<IBatchContainer> messages, CancellationToken cancellationToken)
+    public override async Task MessagesDeliveredAsync(IList<IBatchContainer> messages, CancellationToken cancellationToken)
     {
         var positions = new List<long>(messages.Count);
         lock (_lock)
@@ -145,7 +141,7 @@ internal sealed partial class PostgresLogReceiver(
         }
     }
 
-    public async Task Shutdown(TimeSpan timeout)
+    public override async Task Shutdown(TimeSpan timeout)
     {
         long[] positions;
         lock (_lock)
@@ -172,7 +168,7 @@ internal sealed partial class PostgresLogReceiver(
     /// again, and dead-lettered with <paramref name="reason"/> once it has used up <see cref="PostgresLogStreamOptions.MaxAttempts"/>.
     /// A failure reported because the agent is shutting down thus costs one attempt, never the event.
     /// </summary>
-    public async Task RetryLaterAsync(StreamSequenceToken? token, string reason)
+    public override async Task OnDeliveryFailedAsync(StreamSequenceToken? token, string reason)
     {
         long position;
         lock (_lock)

@@ -5,7 +5,10 @@ using Orleans.Embeddings.Client.Publishing;
 using Orleans.Embeddings.Documents;
 using Orleans.Embeddings.Streaming.DeadLetters;
 using Orleans.Embeddings.Streaming.Tests.Consumers;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Embeddings.Streaming.Delivery;
 using Orleans.Hosting;
+using Orleans.Streams;
 using Orleans.TestingHost;
 
 namespace Orleans.Embeddings.Streaming.Tests.Delivery;
@@ -91,6 +94,25 @@ public abstract class StreamDeliveryScenarios
             $"{Provider}: {deliveries.Count} deliveries of {Documents * SeqsPerDocument} events, {duplicates} duplicates after the kill, {clock.Elapsed.TotalSeconds:F1} s");
         var letters = await new DeadLetterStore(DataSource).ListAsync(Provider, cancellationToken: TestContext.Current.CancellationToken);
         Assert.DoesNotContain(letters, l => l.StreamKey?.StartsWith(collection + "/", StringComparison.Ordinal) == true);
+    }
+
+    /// <summary>Publishing through the Orleans stream API appends to the same log and reaches the consumer.</summary>
+    [Fact]
+    public async Task Changes_published_through_the_orleans_stream_api_are_consumed()
+    {
+        var collection = "api-" + Guid.NewGuid().ToString("N")[..8];
+        await using var cluster = await StreamTestCluster.StartAsync(DataSource, silo => AddStreams(silo, TimeSpan.FromSeconds(10)), silos: 1);
+        var provider = cluster.Silos[0].SiloHost.Services.GetRequiredKeyedService<IStreamProvider>(Provider);
+        for (var seq = 1; seq <= 3; seq++)
+        {
+            var change = new DocumentChange(collection, "via-api", DocumentOperation.Upsert, seq, $"v{seq}", "{}");
+            await provider.GetStream<DocumentChange>(DocumentStreams.StreamId(collection, "via-api")).OnNextAsync(change);
+        }
+
+        await DeliveryLog.WaitForAsync(collection, d => d.Count >= 3, TimeSpan.FromSeconds(30), "the three changes");
+        Assert.Equal([1L, 2L, 3L], DeliveryLog.Of(collection).Select(d => d.Seq!.Value));
+        var wrongStream = provider.GetStream<DocumentChange>(DocumentStreams.StreamId(collection, "other"));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => wrongStream.OnNextAsync(new DocumentChange(collection, "via-api", DocumentOperation.Delete, 4, null, "{}")));
     }
 
     // The figures go to the test output and to stream-delivery.log beside the test binaries (passing tests' output is not shown).
