@@ -85,6 +85,33 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
         return requested;
     }
 
+    /// <summary>Records the model folder a version embeds with; every silo must be able to load it from this path.</summary>
+    public async Task SetModelPathAsync(string collection, string version, string modelPath, CancellationToken cancellationToken = default)
+    {
+        StorageNames.Validate(collection, "collection");
+        StorageNames.Validate(version, "version");
+        ArgumentException.ThrowIfNullOrWhiteSpace(modelPath);
+        await using var command = dataSource.CreateCommand(
+            "UPDATE embeddings_model_versions SET model_path = @path WHERE collection = @collection AND version = @version");
+        command.Parameters.AddWithValue("path", modelPath);
+        command.Parameters.AddWithValue("collection", collection);
+        command.Parameters.AddWithValue("version", version);
+        if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+        {
+            throw new InvalidOperationException($"Version {version} of collection {collection} is not registered.");
+        }
+    }
+
+    /// <summary>The model folder of a version, or null when none was recorded.</summary>
+    public async Task<string?> GetModelPathAsync(string collection, string version, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT model_path FROM embeddings_model_versions WHERE collection = @collection AND version = @version");
+        command.Parameters.AddWithValue("collection", collection);
+        command.Parameters.AddWithValue("version", version);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+    }
+
     /// <summary>Reads a registered version, or null when the collection has no such version.</summary>
     public async Task<VersionTable?> GetVersionAsync(string collection, string version, CancellationToken cancellationToken = default)
     {

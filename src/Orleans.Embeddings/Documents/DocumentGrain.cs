@@ -1,0 +1,56 @@
+using Orleans.Embeddings.Documents;
+using Orleans.Embeddings.Indexing;
+using Orleans.Embeddings.Routing;
+using Orleans.Embeddings.Storage.Documents;
+using Orleans.Embeddings.Streaming.Delivery;
+using Orleans.Embeddings.Workers;
+using Orleans.Streams;
+using Orleans.Streams.Core;
+
+namespace Orleans.Embeddings.Documents;
+
+/// <summary>
+/// Consumes one document's change stream. Each change is dropped when its seq is older than the stored one,
+/// otherwise persisted, then sent to one worker per write target of the collection; the stream acknowledges it only
+/// when every target has committed. An exception makes the stream retry it, then dead-letter it.
+/// </summary>
+[ImplicitStreamSubscription]
+internal sealed class DocumentGrain(DocumentStore documents, RoutingCache routing, WorkerRouter workers) : Grain, IDocumentGrain, IStreamSubscriptionObserver
+{
+    public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
+        handleFactory.Create<DocumentChange>().ResumeAsync(OnNextAsync);
+
+    private async Task OnNextAsync(DocumentChange change, StreamSequenceToken? token)
+    {
+        var (collection, id) = DocumentStreams.Split(this.GetPrimaryKeyString());
+        if (change.Collection != collection || change.Id != id)
+        {
+            throw new InvalidOperationException($"Document grain {collection}/{id} was delivered a change to {change.Collection}/{change.Id}.");
+        }
+
+        var table = await routing.GetAsync(collection)
+            ?? throw new InvalidOperationException($"Collection {collection} has no routing: create it with an initial model version before publishing to it.");
+        var seq = change.Seq ?? throw new InvalidOperationException($"The change to {collection}/{id} has no seq.");
+        var written = change.Operation == DocumentOperation.Delete
+            ? await documents.DeleteAsync(collection, id, seq)
+            : await documents.UpsertAsync(collection, id, seq, change.Content!, change.MetadataJson);
+        var contentChanged = written.ContentChanged;
+        if (!written.Applied)
+        {
+            var stored = await documents.GetAsync(collection, id);
+            if (stored is null || stored.Seq != seq)
+            {
+                return; // stale: a newer change is already stored
+            }
+
+            // A duplicate (redelivered after a crash): the fan-out may not have finished, so do it again; every
+            // write is guarded by seq, so what was written already is left alone.
+            contentChanged = true;
+        }
+
+        var item = change.Operation == DocumentOperation.Delete
+            ? new IndexItem(id, seq, null, "{}")
+            : new IndexItem(id, seq, change.Content, change.MetadataJson, MetadataOnly: !contentChanged);
+        await Task.WhenAll(table.WriteTargets.Select(version => workers.CallAsync(collection, version, worker => worker.IndexAsync([item]))));
+    }
+}

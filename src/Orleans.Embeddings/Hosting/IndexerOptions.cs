@@ -1,0 +1,31 @@
+using Orleans.Embeddings.Inference.Batching;
+
+namespace Orleans.Embeddings.Hosting;
+
+/// <summary>Settings of the indexer on one silo (section <c>Embeddings:Indexer</c>).</summary>
+public sealed class IndexerOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "Embeddings:Indexer";
+
+    /// <summary>The devices this silo owns: <c>cpu</c>, <c>cuda:0</c>, … (<c>cpu</c> when none are given).</summary>
+    public List<string> Devices { get; set; } = [];
+
+    /// <summary>Dynamic batching of each worker.</summary>
+    public DynamicBatcherOptions Batching { get; set; } = new();
+
+    /// <summary>Threads one ONNX Runtime session may use for one operator (0: ONNX Runtime's default).</summary>
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>The most rows a worker writes in one statement.</summary>
+    public int MaxWriteBatch { get; set; } = 512;
+
+    /// <summary>How often routing is re-read even without a notification.</summary>
+    public TimeSpan RoutingPollInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How many times a document grain tries other workers when a call fails because a silo left.</summary>
+    public int WorkerRetries { get; set; } = 3;
+
+    /// <summary>The devices in effect.</summary>
+    public IReadOnlyList<string> EffectiveDevices => Devices.Count == 0 ? ["cpu"] : Devices;
+}

@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Orleans.Embeddings.Collections;
+using Orleans.Embeddings.Devices;
+using Orleans.Embeddings.Hosting;
+using Orleans.Embeddings.Routing;
+using Orleans.Embeddings.Storage.Documents;
+using Orleans.Embeddings.Storage.Routing;
+using Orleans.Embeddings.Storage.Vectors;
+using Orleans.Embeddings.Storage.Versions;
+using Orleans.Embeddings.Workers;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+
+namespace Orleans.Hosting;
+
+/// <summary>Adds the indexing pipeline (document grains, embedding workers, routing) to a silo.</summary>
+public static class IndexerSiloBuilderExtensions
+{
+    /// <summary>
+    /// Adds the indexer with options bound from <paramref name="section"/> (normally <c>Embeddings:Indexer</c>). The silo also
+    /// needs <c>AddEmbeddingsStorage</c> and a document-change stream provider (<c>AddDocumentChangeStreams</c>).
+    /// </summary>
+    public static ISiloBuilder AddEmbeddingIndexer(this ISiloBuilder builder, IConfiguration section)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        return builder.AddEmbeddingIndexer(section.Bind);
+    }
+
+    /// <summary>Adds the indexer configured by <paramref name="configure"/>.</summary>
+    /// <exception cref="OptionsValidationException">An option is invalid; the message names it.</exception>
+    public static ISiloBuilder AddEmbeddingIndexer(this ISiloBuilder builder, Action<IndexerOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var probe = new IndexerOptions();
+        configure?.Invoke(probe);
+        var validation = new IndexerOptionsValidator().Validate(null, probe);
+        if (validation.Failed)
+        {
+            throw new OptionsValidationException(IndexerOptions.SectionName, typeof(IndexerOptions), validation.Failures);
+        }
+
+        var services = builder.Services;
+        services.AddOptions<IndexerOptions>().Configure(o => configure?.Invoke(o)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<IndexerOptions>, IndexerOptionsValidator>());
+
+        // Other silos learn this silo's devices from its metadata.
+        builder.UseSiloMetadata(new Dictionary<string, string> { [DeviceDirectory.MetadataKey] = string.Join(',', probe.EffectiveDevices) });
+        services.AddPlacementDirector<DevicePlacement, DevicePlacementDirector>();
+
+        services.TryAddSingleton<DocumentStore>();
+        services.TryAddSingleton<EmbeddingTableWriter>();
+        services.TryAddSingleton<CollectionCatalog>();
+        services.TryAddSingleton<RoutingStore>();
+        services.TryAddSingleton<CollectionSetup>();
+        services.TryAddSingleton<DeviceDirectory>();
+        services.TryAddSingleton<ModelSessions>();
+        services.TryAddSingleton<WorkerRouter>();
+        services.TryAddSingleton<RoutingCache>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RoutingCache>());
+        return builder;
+    }
+}

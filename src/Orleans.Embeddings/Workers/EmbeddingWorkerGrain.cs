@@ -1,0 +1,106 @@
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using Orleans.Embeddings.Devices;
+using Orleans.Embeddings.Hosting;
+using Orleans.Embeddings.Indexing;
+using Orleans.Embeddings.Inference.Batching;
+using Orleans.Embeddings.Storage.Vectors;
+using Orleans.Embeddings.Storage.Versions;
+
+namespace Orleans.Embeddings.Workers;
+
+/// <summary>
+/// Embeds with one model version on one device (placed on the silo that owns it) through a dynamic batcher with
+/// query, live and bulk lanes, and writes with the guarded batched upsert. Reentrant: concurrent calls fill the
+/// batches. A full lane makes callers wait, which slows the stream that feeds them (backpressure).
+/// </summary>
+[DevicePlacement]
+[Reentrant]
+internal sealed class EmbeddingWorkerGrain(ModelSessions sessions, EmbeddingTableWriter writer, IOptions<IndexerOptions> options, ILocalSiloDetails silo)
+    : Grain, IEmbeddingWorkerGrain
+{
+    private DynamicBatcher _batcher = null!;
+    private RowWriteBatcher _rows = null!;
+    private VersionTable _table = null!;
+    private WorkerKey _key;
+    private long _textsEmbedded;
+    private long _metadataUpdates;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _key = WorkerKey.Parse(this.GetPrimaryKeyString());
+        var (table, session) = await sessions.GetAsync(_key.Collection, _key.Version, _key.Device);
+        _table = table;
+        _batcher = new DynamicBatcher(session, options.Value.Batching);
+        _rows = new RowWriteBatcher(writer, table, options.Value.MaxWriteBatch);
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        await _batcher.DisposeAsync();
+        await _rows.DisposeAsync();
+    }
+
+    public Task IndexAsync(IReadOnlyList<IndexItem> items) => IndexAsync(items, EmbeddingLane.Live);
+
+    public Task IndexBulkAsync(IReadOnlyList<IndexItem> items) => IndexAsync(items, EmbeddingLane.Bulk);
+
+    public async Task<float[]> EmbedQueryAsync(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        Interlocked.Increment(ref _textsEmbedded);
+        return (await _batcher.EmbedAsync(text, EmbeddingLane.Query)).Vector;
+    }
+
+    public Task<WorkerStatistics> GetStatisticsAsync() =>
+        Task.FromResult(new WorkerStatistics(silo.Name, _key.Device, Interlocked.Read(ref _textsEmbedded), _rows.RowsWritten, Interlocked.Read(ref _metadataUpdates)));
+
+    private async Task IndexAsync(IReadOnlyList<IndexItem> items, EmbeddingLane lane)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        if (items.Any(i => i.MetadataOnly))
+        {
+            items = await UpdateMetadataAsync(items);
+        }
+
+        var embeddings = new Task<Inference.Sessions.TextEmbedding>?[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            if (items[i].Content is { } content)
+            {
+                embeddings[i] = _batcher.EmbedAsync(content, lane);
+            }
+        }
+
+        var rows = new EmbeddingRow[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            rows[i] = embeddings[i] is { } embedding
+                ? EmbeddingRow.Upsert(item.Id, item.Seq, (await embedding).Vector, item.MetadataJson)
+                : EmbeddingRow.Tombstone(item.Id, item.Seq);
+        }
+
+        Interlocked.Add(ref _textsEmbedded, embeddings.Count(e => e is not null));
+        await _rows.WriteAsync(rows);
+    }
+
+    // Metadata-only changes move the row without the model; one whose row is missing or deleted here (say, a
+    // version added while the document was away) is embedded after all. A newer row makes the write a no-op.
+    private async Task<IReadOnlyList<IndexItem>> UpdateMetadataAsync(IReadOnlyList<IndexItem> items)
+    {
+        var remaining = new List<IndexItem>(items.Count);
+        foreach (var item in items)
+        {
+            if (item.MetadataOnly && item.Content is not null && await writer.UpdateMetadataAsync(_table, item.Id, item.Seq, item.MetadataJson))
+            {
+                Interlocked.Increment(ref _metadataUpdates);
+                continue;
+            }
+
+            remaining.Add(item);
+        }
+
+        return remaining;
+    }
+}

@@ -1,0 +1,62 @@
+using Microsoft.Extensions.Options;
+using Orleans.Embeddings.Devices;
+using Orleans.Embeddings.Hosting;
+using Orleans.Embeddings.Indexing;
+using Orleans.Runtime;
+
+namespace Orleans.Embeddings.Workers;
+
+/// <summary>
+/// Picks the embedding worker for a call: a device of this silo when it has one, else any active device, in turn.
+/// A call that fails because its silo left (or is leaving) is retried on the remaining devices.
+/// </summary>
+public sealed class WorkerRouter(IGrainFactory grains, DeviceDirectory devices, ILocalSiloDetails localSilo, IOptions<IndexerOptions> options)
+{
+    private int _next;
+
+    /// <summary>Runs <paramref name="call"/> on a worker of (<paramref name="collection"/>, <paramref name="version"/>).</summary>
+    /// <exception cref="InvalidOperationException">No active silo owns a device.</exception>
+    public async Task<T> CallAsync<T>(string collection, string version, Func<IEmbeddingWorkerGrain, Task<T>> call)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        var excluded = new HashSet<SiloAddress>();
+        for (var attempt = 0; ; attempt++)
+        {
+            var device = Pick(excluded)
+                ?? throw new InvalidOperationException($"No active silo owns a device to embed {collection}/{version} with.");
+            var worker = grains.GetGrain<IEmbeddingWorkerGrain>(new WorkerKey(collection, version, device.Silo, device.Device).ToString());
+            try
+            {
+                return await call(worker).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (attempt < options.Value.WorkerRetries && IsSiloFailure(ex))
+            {
+                excluded.Add(device.Address);
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="call"/> on a worker of (<paramref name="collection"/>, <paramref name="version"/>).</summary>
+    public Task CallAsync(string collection, string version, Func<IEmbeddingWorkerGrain, Task> call) =>
+        CallAsync(collection, version, async worker =>
+        {
+            await call(worker).ConfigureAwait(false);
+            return true;
+        });
+
+    private ClusterDevice? Pick(HashSet<SiloAddress> excluded)
+    {
+        var candidates = devices.ActiveDevices().Where(d => !excluded.Contains(d.Address)).ToList();
+        if (candidates.Count == 0)
+        {
+            return null;
+        }
+
+        var local = candidates.Where(d => d.Address.Equals(localSilo.SiloAddress)).ToList();
+        var pool = local.Count > 0 ? local : candidates;
+        return pool[(Interlocked.Increment(ref _next) & int.MaxValue) % pool.Count];
+    }
+
+    private static bool IsSiloFailure(Exception ex) => ex is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException
+        || (ex is OrleansException && ex.Message.Contains("owns device", StringComparison.Ordinal));
+}

@@ -1,0 +1,3 @@
+using Orleans.Embeddings.Testing;
+
+[assembly: AssemblyFixture(typeof(PostgresServer))]
