@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults: sets up the local PostgreSQL + pgvector if missing, builds the
 # silo host and runs it in the foreground (localhost clustering, CPU, the event log in PostgreSQL).
+# On an empty database the silo creates the demo collection "debian" (a static model built from
+# Debian's package descriptions) and ingests the corpus through the stream, logging its progress.
 # Extra arguments go to the silo, e.g. --Urls=http://127.0.0.1:8081 or --Embeddings:Cluster:SiloPort=11112.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,6 +13,13 @@ if [ -z "$connection" ]; then
   echo "[run] infra/postgres/setup.sh did not print a connection string" >&2
   exit 1
 fi
+
+# The demo corpus (Debian's package descriptions) that the silo ingests into an empty database.
+corpus=${Embeddings__Demo__Corpus:-/var/lib/orleans-embeddings/corpus/debian.jsonl}
+if [ ! -s "$corpus" ]; then
+  bash "$root/infra/corpus/debian-corpus.sh" "$corpus" || echo "[run] could not build the demo corpus; the silo starts without it" >&2
+fi
+export Embeddings__Demo__Corpus="$corpus"
 
 echo "[run] building the silo host ($configuration)" >&2
 dotnet build "$root/silo/Orleans.Embeddings.Silo/Orleans.Embeddings.Silo.csproj" -c "$configuration" -nologo -clp:ErrorsOnly -v quiet

@@ -1,6 +1,9 @@
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using Orleans.Embeddings.Diagnostics;
+using Orleans.Embeddings.Hosting;
+using Orleans.Embeddings.Silo.Demo;
+using Orleans.Embeddings.Streaming.Hosting;
 using Orleans.Embeddings.Silo.Configuration;
 using Orleans.Embeddings.Silo.Health;
 using Orleans.Embeddings.Storage;
@@ -43,12 +46,18 @@ public static class SiloApplication
         {
             silo.UseEmbeddingsClustering(cluster, database.ConnectionString);
             silo.AddEmbeddingsStorage(options => options.Bind(configuration.GetSection(DatabaseOptions.SectionName)));
+            silo.AddDocumentChangeStreams(configuration);
+            silo.AddEmbeddingIndexer(configuration.GetSection(IndexerOptions.SectionName));
             silo.Configure<ClusterMembershipOptions>(configuration.GetSection("Orleans:Membership"));
             if (dashboard.Enabled)
             {
                 silo.AddDashboard();
             }
         });
+
+        builder.Services.Configure<DocumentStreamsOptions>(configuration.GetSection(DocumentStreamsOptions.SectionName));
+        builder.Services.Configure<DemoOptions>(configuration.GetSection(DemoOptions.SectionName));
+        builder.Services.AddHostedService<DemoCollectionLoader>();
 
         var metrics = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("orleans-embeddings-silo", serviceInstanceId: $"{Environment.MachineName}:{cluster.SiloPort}"));

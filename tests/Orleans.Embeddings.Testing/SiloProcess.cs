@@ -63,6 +63,7 @@ public sealed class SiloProcess : IAsyncDisposable
             ["Embeddings:Cluster:GatewayPort"] = ports[2].ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Embeddings:Cluster:AdvertisedAddress"] = "127.0.0.1",
             ["DOTNET_ENVIRONMENT"] = "Development",
+            ["Embeddings:Demo:Enabled"] = "false",
         };
         foreach (var (key, value) in settings)
         {

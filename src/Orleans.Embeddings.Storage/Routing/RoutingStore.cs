@@ -63,15 +63,19 @@ public sealed class RoutingStore(NpgsqlDataSource dataSource)
             throw new ArgumentException($"The traffic weights of {collection} must be non-negative and sum to 100 (were {JsonSerializer.Serialize(traffic)}).", nameof(traffic));
         }
 
-        await using var command = dataSource.CreateCommand(
-            """
-            INSERT INTO embeddings_routing AS r (collection, epoch, write_targets, traffic)
-            SELECT @collection, 1, @targets, @traffic::jsonb WHERE @expected = 0
-            ON CONFLICT (collection) DO UPDATE
-               SET epoch = r.epoch + 1, write_targets = EXCLUDED.write_targets, traffic = EXCLUDED.traffic, updated_at = now()
-             WHERE r.epoch = @expected
-            RETURNING collection, epoch, write_targets, traffic::text
-            """);
+        await using var command = dataSource.CreateCommand(expectedEpoch == 0
+            ? """
+              INSERT INTO embeddings_routing (collection, epoch, write_targets, traffic)
+              VALUES (@collection, 1, @targets, @traffic::jsonb)
+              ON CONFLICT (collection) DO NOTHING
+              RETURNING collection, epoch, write_targets, traffic::text
+              """
+            : """
+              UPDATE embeddings_routing
+                 SET epoch = epoch + 1, write_targets = @targets, traffic = @traffic::jsonb, updated_at = now()
+               WHERE collection = @collection AND epoch = @expected
+              RETURNING collection, epoch, write_targets, traffic::text
+              """);
         command.Parameters.AddWithValue("collection", collection);
         command.Parameters.AddWithValue("expected", expectedEpoch);
         command.Parameters.AddWithValue("targets", writeTargets.ToArray());

@@ -89,6 +89,41 @@ public sealed class IndexingPipelineTests(IndexerCluster indexer) : IClassFixtur
         Assert.All(hits, h => Assert.DoesNotContain(h.Id, new[] { "x0", "x1", "x2", "x3", "x4" }));
     }
 
+    [Fact]
+    public async Task Every_silo_acknowledges_a_routing_change_soon_after_it_is_pushed()
+    {
+        await indexer.CreateCollectionAsync("routing");
+        var store = new Storage.Routing.RoutingStore(indexer.DataSource);
+        var silos = indexer.Cluster.GetActiveSilos().Select(s => s.Name).ToList();
+        await WaitForAcksAsync(store, "routing", silos, 1);
+
+        var current = (await store.GetAsync("routing", Ct))!;
+        var next = await store.SetAsync("routing", current.Epoch, ["v1"], new Dictionary<string, int> { ["v1"] = 100 }, Ct);
+        Assert.Equal(2, next!.Epoch);
+        Assert.Null(await store.SetAsync("routing", current.Epoch, ["v1"], new Dictionary<string, int> { ["v1"] = 100 }, Ct));
+
+        // Pushed by NOTIFY: well before the one-second poll could matter, every silo routes by epoch 2.
+        await WaitForAcksAsync(store, "routing", silos, 2);
+    }
+
+    private static async Task WaitForAcksAsync(Storage.Routing.RoutingStore store, string collection, List<string> silos, long epoch)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        IReadOnlyDictionary<string, long> acks = new Dictionary<string, long>();
+        while (DateTime.UtcNow < deadline)
+        {
+            acks = await store.GetAcknowledgementsAsync(collection, Ct);
+            if (silos.All(s => acks.TryGetValue(s, out var acked) && acked >= epoch))
+            {
+                return;
+            }
+
+            await Task.Delay(50, Ct);
+        }
+
+        Assert.Fail($"Not every silo acknowledged epoch {epoch} of {collection}: {string.Join(", ", acks.Select(a => $"{a.Key}={a.Value}"))}");
+    }
+
     private async Task<long> SeqAsync(VersionTable table, string id)
     {
         await using var command = indexer.DataSource.CreateCommand($"SELECT seq FROM {table.QuotedTable} WHERE id = $1");
