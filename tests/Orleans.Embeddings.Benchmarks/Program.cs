@@ -1,5 +1,6 @@
 using Orleans.Embeddings.Benchmarks;
 using Orleans.Embeddings.Benchmarks.Inference;
+using Orleans.Embeddings.Benchmarks.Ingest;
 using Orleans.Embeddings.Benchmarks.Storage;
 using Orleans.Embeddings.Benchmarks.Streams;
 
@@ -7,6 +8,7 @@ using Orleans.Embeddings.Benchmarks.Streams;
 var benchmarks = new Dictionary<string, Func<IBenchmark>>(StringComparer.Ordinal)
 {
     ["inference"] = () => new InferenceBenchmark(),
+    ["ingest"] = () => new IngestBenchmark(),
     ["storage"] = () => new StorageBenchmark(),
     ["streams"] = () => new StreamsBenchmark(),
 };

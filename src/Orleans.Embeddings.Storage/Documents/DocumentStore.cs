@@ -106,6 +106,89 @@ public sealed class DocumentStore(NpgsqlDataSource dataSource)
         return new BatchWriteResult(applied, changes.Count - applied);
     }
 
+    /// <summary>
+    /// Writes many changes of one collection in one round trip, each with the guard, and says for each what it did
+    /// (as <see cref="UpsertAsync"/> would have). Within the batch the highest seq per id wins; the others are not applied.
+    /// </summary>
+    public async Task<DocumentWriteResult[]> WriteManyAsync(string collection, IReadOnlyList<DocumentUpsert> changes, CancellationToken cancellationToken = default)
+    {
+        StorageNames.Validate(collection, "collection");
+        ArgumentNullException.ThrowIfNull(changes);
+        var results = new DocumentWriteResult[changes.Count];
+        if (changes.Count == 0)
+        {
+            return results;
+        }
+
+        var ids = new string[changes.Count];
+        var seqs = new long[changes.Count];
+        var contents = new string?[changes.Count];
+        var metadata = new string[changes.Count];
+        var hashes = new byte[]?[changes.Count];
+        for (var i = 0; i < changes.Count; i++)
+        {
+            var change = changes[i];
+            ids[i] = CheckId(change.Id);
+            seqs[i] = change.Seq;
+            contents[i] = change.Content;
+            metadata[i] = change.IsDelete ? "{}" : CheckMetadata(change.Id, change.MetadataJson);
+            hashes[i] = change.Content is null ? null : HashContent(change.Content);
+        }
+
+        // "previous" sees the rows as they were before this statement; "written" lists what the guard let through.
+        await using var command = dataSource.CreateCommand(
+            """
+            WITH incoming AS (
+                SELECT DISTINCT ON (id) id, seq, content, metadata, content_hash
+                  FROM unnest(@ids, @seqs, @contents, @metadata::jsonb[], @hashes) AS c (id, seq, content, metadata, content_hash)
+                 ORDER BY id, seq DESC),
+            previous AS (
+                SELECT d.id, d.deleted, d.content_hash FROM embeddings_documents d
+                 WHERE d.collection = @collection AND d.id = ANY(@ids)),
+            written AS (
+                INSERT INTO embeddings_documents AS d (collection, id, seq, deleted, content, metadata, content_hash)
+                SELECT @collection, id, seq, content IS NULL, content, metadata, content_hash FROM incoming
+                ON CONFLICT (collection, id) DO UPDATE
+                   SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, content = EXCLUDED.content,
+                       metadata = CASE WHEN EXCLUDED.deleted THEN d.metadata ELSE EXCLUDED.metadata END,
+                       content_hash = EXCLUDED.content_hash, updated_at = now()
+                 WHERE d.seq < EXCLUDED.seq
+                RETURNING d.id, d.seq)
+            SELECT w.id, w.seq, p.id IS NOT NULL, coalesce(p.deleted, false), p.content_hash
+              FROM written w LEFT JOIN previous p ON p.id = w.id
+            """);
+        command.Parameters.AddWithValue("collection", collection);
+        command.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = ids });
+        command.Parameters.Add(new NpgsqlParameter("seqs", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = seqs });
+        command.Parameters.Add(new NpgsqlParameter("contents", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = contents });
+        command.Parameters.Add(new NpgsqlParameter("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = metadata });
+        command.Parameters.Add(new NpgsqlParameter("hashes", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = hashes });
+        var written = new Dictionary<string, (long Seq, bool Existed, bool WasDeleted, byte[]? PreviousHash)>(StringComparer.Ordinal);
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                written[reader.GetString(0)] = (reader.GetInt64(1), reader.GetBoolean(2), reader.GetBoolean(3), reader.IsDBNull(4) ? null : (byte[])reader.GetValue(4));
+            }
+        }
+
+        for (var i = 0; i < changes.Count; i++)
+        {
+            if (!written.TryGetValue(ids[i], out var row) || row.Seq != seqs[i])
+            {
+                results[i] = new DocumentWriteResult(false, false);
+                continue;
+            }
+
+            var hash = hashes[i];
+            var contentChanged = !row.Existed || row.WasDeleted != (contents[i] is null)
+                || (hash is not null && (row.PreviousHash is null || !hash.AsSpan().SequenceEqual(row.PreviousHash)));
+            results[i] = new DocumentWriteResult(true, contentChanged);
+        }
+
+        return results;
+    }
+
     /// <summary>Reads a document (live or tombstone), or null when the store has never seen it.</summary>
     public async Task<StoredDocument?> GetAsync(string collection, string id, CancellationToken cancellationToken = default)
     {

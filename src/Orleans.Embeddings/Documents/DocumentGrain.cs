@@ -15,7 +15,7 @@ namespace Orleans.Embeddings.Documents;
 /// when every target has committed. An exception makes the stream retry it, then dead-letter it.
 /// </summary>
 [ImplicitStreamSubscription]
-internal sealed class DocumentGrain(DocumentStore documents, RoutingCache routing, WorkerRouter workers) : Grain, IDocumentGrain, IStreamSubscriptionObserver
+internal sealed class DocumentGrain(DocumentStore documents, DocumentWriteBatcher writes, RoutingCache routing, WorkerRouter workers) : Grain, IDocumentGrain, IStreamSubscriptionObserver
 {
     public Task OnSubscribed(IStreamSubscriptionHandleFactory handleFactory) =>
         handleFactory.Create<DocumentChange>().ResumeAsync(OnNextAsync);
@@ -31,9 +31,8 @@ internal sealed class DocumentGrain(DocumentStore documents, RoutingCache routin
         var table = await routing.GetAsync(collection)
             ?? throw new InvalidOperationException($"Collection {collection} has no routing: create it with an initial model version before publishing to it.");
         var seq = change.Seq ?? throw new InvalidOperationException($"The change to {collection}/{id} has no seq.");
-        var written = change.Operation == DocumentOperation.Delete
-            ? await documents.DeleteAsync(collection, id, seq)
-            : await documents.UpsertAsync(collection, id, seq, change.Content!, change.MetadataJson);
+        var written = await writes.WriteAsync(
+            collection, new DocumentUpsert(id, seq, change.Operation == DocumentOperation.Delete ? null : change.Content, change.MetadataJson));
         var contentChanged = written.ContentChanged;
         if (!written.Applied)
         {

@@ -18,7 +18,7 @@ public sealed class IndexerOptionsValidator : IValidateOptions<IndexerOptions>
             {
                 InferenceDevice.Parse(device);
             }
-            catch (ArgumentException ex)
+            catch (FormatException ex)
             {
                 failures.Add($"{section}:{nameof(options.Devices)}: {ex.Message}");
             }

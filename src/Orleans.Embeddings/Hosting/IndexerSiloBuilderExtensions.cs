@@ -50,6 +50,7 @@ public static class IndexerSiloBuilderExtensions
         services.AddPlacementDirector<DevicePlacement, DevicePlacementDirector>();
 
         services.TryAddSingleton<DocumentStore>();
+        services.TryAddSingleton<Orleans.Embeddings.Documents.DocumentWriteBatcher>();
         services.TryAddSingleton<EmbeddingTableWriter>();
         services.TryAddSingleton<CollectionCatalog>();
         services.TryAddSingleton<RoutingStore>();

@@ -15,7 +15,7 @@ public interface INoOpConsumerGrain : IGrainWithStringKey
 /// Does nothing with a change but note when it arrived: the content is the Stopwatch timestamp taken just before
 /// the change was published, so the end-to-end latency is measured inside one process with one clock.
 /// </summary>
-[ImplicitStreamSubscription]
+[ImplicitStreamSubscription(StreamsBenchmark.Collection)]
 public sealed class NoOpConsumerGrain : Grain, INoOpConsumerGrain, IStreamSubscriptionObserver
 {
     /// <inheritdoc />

@@ -8,6 +8,7 @@ using Orleans.Embeddings.Documents;
 using Orleans.Embeddings.Streaming.Kafka;
 using Orleans.Embeddings.Streaming.PostgresLog;
 using Orleans.Embeddings.Testing;
+using Orleans.Configuration;
 using Orleans.Hosting;
 
 namespace Orleans.Embeddings.Benchmarks.Streams;
@@ -19,6 +20,9 @@ namespace Orleans.Embeddings.Benchmarks.Streams;
 /// </summary>
 internal sealed class StreamsBenchmark : IBenchmark
 {
+    /// <summary>The collection (stream namespace) the no-op consumer subscribes to.</summary>
+    public const string Collection = "bench";
+
     private const int Events = 200_000;
     private const int Documents = 2_000;
     private const int Queues = 8;
@@ -158,6 +162,9 @@ internal sealed class StreamsBenchmark : IBenchmark
         {
             silo.UseLocalhostClustering(ports[0], ports[1], serviceId: "bench-" + name, clusterId: "bench-" + name);
             addStreams(silo);
+
+            // Only the no-op consumer: the indexer's document grain (referenced for the ingest benchmark) subscribes to every collection.
+            silo.Configure<GrainTypeOptions>(o => o.Classes.RemoveWhere(t => t.Assembly == typeof(IndexerSiloBuilderExtensions).Assembly));
         });
         return builder.Build();
     }
@@ -168,7 +175,7 @@ internal sealed class StreamsBenchmark : IBenchmark
         var changes = new DocumentChange[count];
         for (var i = 0; i < count; i++)
         {
-            changes[i] = new DocumentChange("bench", $"doc-{(offset + i) % Documents}", DocumentOperation.Upsert, null, stamp, "{}");
+            changes[i] = new DocumentChange(Collection, $"doc-{(offset + i) % Documents}", DocumentOperation.Upsert, null, stamp, "{}");
         }
 
         return publisher.PublishManyAsync(changes, cancellationToken);
