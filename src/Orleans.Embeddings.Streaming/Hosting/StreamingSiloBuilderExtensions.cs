@@ -13,6 +13,9 @@ namespace Orleans.Hosting;
 /// <summary>Registers the document-change stream providers on a silo.</summary>
 public static class StreamingSiloBuilderExtensions
 {
+    /// <summary>The agent cache size per queue the document-change providers use unless configured otherwise.</summary>
+    public const int DefaultCacheSize = 512;
+
     /// <summary>
     /// Adds a persistent stream provider over the PostgreSQL log (the embedded default). <paramref name="configureProvider"/>
     /// tunes the pulling agent, cache and balancer. The silo needs the shared
@@ -87,6 +90,11 @@ public static class StreamingSiloBuilderExtensions
     {
         // Only implicit subscriptions: no pub/sub grain storage is needed, and a document's consumer is its grain.
         configurator.ConfigureStreamPubSub(StreamPubSubType.ImplicitOnly);
+
+        // Events stay in the agent's cache until delivered, so the cache size bounds the work in flight per queue.
+        // Orleans' default (4096) lets a silo start far more embeddings than it finishes within a call's timeout,
+        // and every timed-out delivery is redone; a smaller cache keeps the backlog in the log instead.
+        configurator.Configure<SimpleQueueCacheOptions>(options => options.Configure(o => o.CacheSize = DefaultCacheSize));
         configure?.Invoke(configurator);
     }
 }

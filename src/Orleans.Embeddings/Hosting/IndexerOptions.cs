@@ -26,6 +26,12 @@ public sealed class IndexerOptions
     /// <summary>How many times a document grain tries other workers when a call fails because a silo left.</summary>
     public int WorkerRetries { get; set; } = 3;
 
+    /// <summary>
+    /// How long a grain call (a stream delivery among them) may take before it times out: a change waits for its
+    /// embedding behind the worker's queue, which with an encoder on a CPU can take minutes under load.
+    /// </summary>
+    public TimeSpan DeliveryTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>The devices in effect.</summary>
     public IReadOnlyList<string> EffectiveDevices => Devices.Count == 0 ? ["cpu"] : Devices;
 }

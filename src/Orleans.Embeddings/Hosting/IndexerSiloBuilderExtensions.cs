@@ -10,6 +10,7 @@ using Orleans.Embeddings.Storage.Documents;
 using Orleans.Embeddings.Storage.Routing;
 using Orleans.Embeddings.Storage.Vectors;
 using Orleans.Embeddings.Storage.Versions;
+using Orleans.Configuration;
 using Orleans.Embeddings.Workers;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 
@@ -44,6 +45,10 @@ public static class IndexerSiloBuilderExtensions
         var services = builder.Services;
         services.AddOptions<IndexerOptions>().Configure(o => configure?.Invoke(o)).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<IndexerOptions>, IndexerOptionsValidator>());
+
+        // A delivery waits for its embedding behind the worker's queue; with an inference-bound model that can take
+        // longer than Orleans' 30 s default, and a timed-out delivery is redone (work amplification).
+        builder.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = probe.DeliveryTimeout);
 
         // Other silos learn this silo's devices from its metadata.
         builder.UseSiloMetadata(new Dictionary<string, string> { [DeviceDirectory.MetadataKey] = string.Join(',', probe.EffectiveDevices) });
