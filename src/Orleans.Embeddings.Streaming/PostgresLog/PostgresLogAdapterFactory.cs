@@ -46,9 +46,18 @@ public sealed class PostgresLogAdapterFactory : DocumentQueueAdapterFactory
             [.. ChangesToPublish(streamId, events, token, "PostgreSQL log").Select(c => new LogAppend(c.Collection, c.Id, DocumentChangeJson.ToUtf8(c)))]);
 
     /// <inheritdoc />
-    protected override Task PrepareAsync(CancellationToken cancellationToken) =>
-        // Records the queue count so producers writing through SQL hash documents to the same queues.
-        _store.RegisterProviderAsync(Name, _options.QueueCount, cancellationToken);
+    protected override async Task PrepareAsync(CancellationToken cancellationToken)
+    {
+        // Records the queue count so producers writing through SQL hash documents to the same queues. A database
+        // not migrated yet does not stop the silo (its readiness says why); each receiver registers again.
+        try
+        {
+            await _store.RegisterProviderAsync(Name, _options.QueueCount, cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+        }
+    }
 
     /// <inheritdoc />
     protected override DocumentQueueReceiver CreateReceiver(int queue) =>

@@ -36,6 +36,7 @@ internal sealed partial class PostgresLogReceiver(
         var now = DateTimeOffset.UtcNow;
         _lastRescan = _lastExtension = _lastEviction = now;
         using var cts = new CancellationTokenSource(timeout);
+        await store.RegisterProviderAsync(provider, options.QueueCount, cts.Token);
         _blockedUntil = await store.ForeignLeasesExpireAtAsync(provider, queue, _owner, cts.Token);
         if (_blockedUntil is { } until)
         {
