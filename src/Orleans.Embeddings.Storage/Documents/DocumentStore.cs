@@ -64,20 +64,7 @@ public sealed class DocumentStore(NpgsqlDataSource dataSource)
             return default;
         }
 
-        var ids = new string[changes.Count];
-        var seqs = new long[changes.Count];
-        var contents = new string?[changes.Count];
-        var metadata = new string[changes.Count];
-        var hashes = new byte[]?[changes.Count];
-        for (var i = 0; i < changes.Count; i++)
-        {
-            var change = changes[i];
-            ids[i] = CheckId(change.Id);
-            seqs[i] = change.Seq;
-            contents[i] = change.Content;
-            metadata[i] = change.IsDelete ? "{}" : CheckMetadata(change.Id, change.MetadataJson);
-            hashes[i] = change.Content is null ? null : HashContent(change.Content);
-        }
+        var (ids, seqs, contents, metadata, hashes) = Columnize(changes);
 
         await using var command = dataSource.CreateCommand(
             """
@@ -120,20 +107,7 @@ public sealed class DocumentStore(NpgsqlDataSource dataSource)
             return results;
         }
 
-        var ids = new string[changes.Count];
-        var seqs = new long[changes.Count];
-        var contents = new string?[changes.Count];
-        var metadata = new string[changes.Count];
-        var hashes = new byte[]?[changes.Count];
-        for (var i = 0; i < changes.Count; i++)
-        {
-            var change = changes[i];
-            ids[i] = CheckId(change.Id);
-            seqs[i] = change.Seq;
-            contents[i] = change.Content;
-            metadata[i] = change.IsDelete ? "{}" : CheckMetadata(change.Id, change.MetadataJson);
-            hashes[i] = change.Content is null ? null : HashContent(change.Content);
-        }
+        var (ids, seqs, contents, metadata, hashes) = Columnize(changes);
 
         // "previous" sees the rows as they were before this statement; "written" lists what the guard let through.
         await using var command = dataSource.CreateCommand(
@@ -275,6 +249,27 @@ public sealed class DocumentStore(NpgsqlDataSource dataSource)
         var previousHash = reader.IsDBNull(2) ? null : (byte[])reader.GetValue(2);
         var contentChanged = !existed || wasDeleted != (content is null) || (hash is not null && (previousHash is null || !hash.AsSpan().SequenceEqual(previousHash)));
         return new DocumentWriteResult(true, contentChanged);
+    }
+
+    // The changes as column arrays for unnest, checked.
+    private static (string[] Ids, long[] Seqs, string?[] Contents, string[] Metadata, byte[]?[] Hashes) Columnize(IReadOnlyList<DocumentUpsert> changes)
+    {
+        var ids = new string[changes.Count];
+        var seqs = new long[changes.Count];
+        var contents = new string?[changes.Count];
+        var metadata = new string[changes.Count];
+        var hashes = new byte[]?[changes.Count];
+        for (var i = 0; i < changes.Count; i++)
+        {
+            var change = changes[i];
+            ids[i] = CheckId(change.Id);
+            seqs[i] = change.Seq;
+            contents[i] = change.Content;
+            metadata[i] = change.IsDelete ? "{}" : CheckMetadata(change.Id, change.MetadataJson);
+            hashes[i] = change.Content is null ? null : HashContent(change.Content);
+        }
+
+        return (ids, seqs, contents, metadata, hashes);
     }
 
     private static string CheckId(string id)
