@@ -57,40 +57,9 @@ public sealed class DocumentStore(NpgsqlDataSource dataSource)
     /// </summary>
     public async Task<BatchWriteResult> UpsertManyAsync(string collection, IReadOnlyList<DocumentUpsert> changes, CancellationToken cancellationToken = default)
     {
-        StorageNames.Validate(collection, "collection");
-        ArgumentNullException.ThrowIfNull(changes);
-        if (changes.Count == 0)
-        {
-            return default;
-        }
-
-        var (ids, seqs, contents, metadata, hashes) = Columnize(changes);
-
-        await using var command = dataSource.CreateCommand(
-            """
-            WITH incoming AS (
-                SELECT DISTINCT ON (id) id, seq, content, metadata, content_hash
-                  FROM unnest(@ids, @seqs, @contents, @metadata::jsonb[], @hashes) AS c (id, seq, content, metadata, content_hash)
-                 ORDER BY id, seq DESC),
-            written AS (
-                INSERT INTO embeddings_documents AS d (collection, id, seq, deleted, content, metadata, content_hash)
-                SELECT @collection, id, seq, content IS NULL, content, metadata, content_hash FROM incoming
-                ON CONFLICT (collection, id) DO UPDATE
-                   SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, content = EXCLUDED.content,
-                       metadata = CASE WHEN EXCLUDED.deleted THEN d.metadata ELSE EXCLUDED.metadata END,
-                       content_hash = EXCLUDED.content_hash, updated_at = now()
-                 WHERE d.seq < EXCLUDED.seq
-                RETURNING 1)
-            SELECT count(*)::integer FROM written
-            """);
-        command.Parameters.AddWithValue("collection", collection);
-        command.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = ids });
-        command.Parameters.Add(new NpgsqlParameter("seqs", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = seqs });
-        command.Parameters.Add(new NpgsqlParameter("contents", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = contents });
-        command.Parameters.Add(new NpgsqlParameter("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = metadata });
-        command.Parameters.Add(new NpgsqlParameter("hashes", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = hashes });
-        var applied = (int)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-        return new BatchWriteResult(applied, changes.Count - applied);
+        var results = await WriteManyAsync(collection, changes, cancellationToken).ConfigureAwait(false);
+        var applied = results.Count(r => r.Applied);
+        return new BatchWriteResult(applied, results.Length - applied);
     }
 
     /// <summary>
