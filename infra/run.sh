@@ -24,6 +24,15 @@ export Embeddings__Demo__Corpus="$corpus"
 echo "[run] building the silo host ($configuration)" >&2
 dotnet build "$root/silo/Orleans.Embeddings.Silo/Orleans.Embeddings.Silo.csproj" -c "$configuration" -nologo -clp:ErrorsOnly -v quiet
 
+# The operator token of the HTTP API (rollouts, model registration); the CLI reads the same file.
+token_file=${Embeddings__Api__OperatorTokenFile:-/var/lib/orleans-embeddings/operator-token}
+if [ -z "${Embeddings__Api__OperatorToken:-}" ] && [ ! -s "$token_file" ]; then
+  mkdir -p "$(dirname "$token_file")"
+  (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' > "$token_file")
+  echo "[run] generated the operator token in $token_file" >&2
+fi
+export Embeddings__Api__OperatorTokenFile="$token_file"
+
 export Embeddings__Database__ConnectionString="${Embeddings__Database__ConnectionString:-$connection}"
 echo "[run] starting the silo; health on /health, readiness on /ready, dashboard on /dashboard (Ctrl+C stops it)" >&2
 exec dotnet "$root/silo/Orleans.Embeddings.Silo/bin/$configuration/net10.0/Orleans.Embeddings.Silo.dll" "$@"

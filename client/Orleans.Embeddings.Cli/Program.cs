@@ -5,4 +5,5 @@ using Orleans.Embeddings.Cli.Models;
 var root = new RootCommand("Orleans.Embeddings: a streaming embedding indexer on Orleans and pgvector.");
 root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(IngestCommand.Create());
+root.Subcommands.Add(Orleans.Embeddings.Cli.Rollouts.RolloutCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -2,6 +2,7 @@ using Orleans.Configuration;
 using Orleans.Dashboard;
 using Orleans.Embeddings.Diagnostics;
 using Orleans.Embeddings.Hosting;
+using Orleans.Embeddings.Silo.Api;
 using Orleans.Embeddings.Silo.Demo;
 using Orleans.Embeddings.Streaming.Hosting;
 using Orleans.Embeddings.Silo.Configuration;
@@ -41,6 +42,7 @@ public static class SiloApplication
         var cluster = ValidatedConfiguration.Get(configuration, EmbeddingsClusterOptions.SectionName, new EmbeddingsClusterOptionsValidator());
         var dashboard = ValidatedConfiguration.Get(configuration, Configuration.DashboardOptions.SectionName, new DashboardOptionsValidator());
         var telemetry = ValidatedConfiguration.Get(configuration, TelemetryOptions.SectionName, new TelemetryOptionsValidator());
+        var api = ValidatedConfiguration.Get(configuration, ApiOptions.SectionName, new ApiOptionsValidator());
 
         builder.UseOrleans(silo =>
         {
@@ -97,6 +99,8 @@ public static class SiloApplication
         {
             app.MapPrometheusScrapingEndpoint(telemetry.PrometheusPath);
         }
+
+        app.MapRolloutEndpoints(new BearerTokens(api.EffectiveOperatorToken, api.SearchToken));
 
         if (dashboard.Enabled)
         {

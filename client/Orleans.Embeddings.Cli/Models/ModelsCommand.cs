@@ -10,6 +10,8 @@ internal static class ModelsCommand
         var models = new Command("models", "Build and inspect embedding models.");
         models.Subcommands.Add(BuildStaticCommand.Create());
         models.Subcommands.Add(BuildEncoderCommand.Create());
+        models.Subcommands.Add(Rollouts.ModelRegistryCommands.Register());
+        models.Subcommands.Add(Rollouts.ModelRegistryCommands.List());
         return models;
     }
 }

@@ -30,11 +30,15 @@ public sealed class DynamicBatcher : IAsyncDisposable
     private readonly Queue<Request>[] _windows;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task[] _workers;
+    private Func<string, int> _estimateTokens;
 
     /// <summary>Batches for an <see cref="EmbeddingSession"/>.</summary>
     public DynamicBatcher(EmbeddingSession session, DynamicBatcherOptions? options = null)
         : this(CheckSession(session), options)
     {
+        var estimate = _options.EstimateTokens;
+        var limit = session.Folder.MaxTokens;
+        _estimateTokens = text => Math.Min(estimate(text), limit);
     }
 
     /// <summary>Batches for any function that embeds a list of texts (one result per text, in order).</summary>
@@ -44,6 +48,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         _embed = embed;
         _options = options ?? new DynamicBatcherOptions();
         _options.Validate();
+        _estimateTokens = _options.EstimateTokens;
         _lanes = [.. s_priority.Select(_ => Channel.CreateBounded<Request>(new BoundedChannelOptions(_options.LaneCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -67,7 +72,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(text);
         ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
-        var request = new Request(text, _options.EstimateTokens(text), cancellationToken);
+        var request = new Request(text, _estimateTokens(text), cancellationToken);
         await _lanes[(int)lane].Writer.WriteAsync(request, cancellationToken).ConfigureAwait(false);
         await using var registration = cancellationToken.Register(static state => ((Request)state!).Cancel(), request).ConfigureAwait(false);
         return await request.Completion.Task.ConfigureAwait(false);

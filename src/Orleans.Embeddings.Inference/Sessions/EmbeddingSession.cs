@@ -39,6 +39,8 @@ public sealed class EmbeddingSession : IDisposable
             IntraOpNumThreads = options.IntraOpThreads,
             InterOpNumThreads = options.InterOpThreads,
         };
+        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", options.AllowSpinning ? "1" : "0");
+        sessionOptions.AddSessionConfigEntry("session.inter_op.allow_spinning", options.AllowSpinning ? "1" : "0");
         if (options.Device.CudaIndex is { } cuda)
         {
             if (!OrtEnv.Instance().GetAvailableProviders().Contains(CudaProvider))

@@ -11,4 +11,11 @@ public sealed class EmbeddingSessionOptions
 
     /// <summary>Threads across independent operators on the CPU; 0 lets ONNX Runtime choose.</summary>
     public int InterOpThreads { get; set; }
+
+    /// <summary>
+    /// Whether ONNX Runtime's intra-op threads spin while they wait for work (its default). Spinning shortens each
+    /// run a little but burns cores that a process sharing them (a silo with its streams and PostgreSQL beside it)
+    /// needs; the indexer turns it off.
+    /// </summary>
+    public bool AllowSpinning { get; set; } = true;
 }

@@ -7,7 +7,7 @@ namespace Orleans.Embeddings.Storage.Reconciliation;
 
 /// <summary>
 /// Compares a version table with the documents table: the bulk load is the first reconciliation pass,
-/// and passes repeat until <see cref="CountDivergenceAsync"/> finds nothing. Pages are keyset-paginated
+/// and passes repeat until <see cref="CountDivergenceAsync(VersionTable, CancellationToken)"/> finds nothing. Pages are keyset-paginated
 /// per shard, so a loader can checkpoint (shard, last id) and resume after a crash.
 /// </summary>
 public sealed class ReconciliationQueries(NpgsqlDataSource dataSource)
@@ -15,17 +15,20 @@ public sealed class ReconciliationQueries(NpgsqlDataSource dataSource)
     /// <summary>
     /// Live documents of <paramref name="shard"/> after <paramref name="afterId"/> (null: from the start) whose
     /// vector is missing or stale, in id order. The last id is the cursor of the next page; an empty page ends the shard.
+    /// With <paramref name="updatedBefore"/>, only documents last changed before it: a rollout leaves later changes to
+    /// the live dual-write, which had reached every silo by then.
     /// </summary>
     public async Task<IReadOnlyList<PendingDocument>> ReadPendingDocumentsAsync(
-        VersionTable table, int shard, string? afterId, int limit, CancellationToken cancellationToken = default)
+        VersionTable table, int shard, string? afterId, int limit, DateTimeOffset? updatedBefore, CancellationToken cancellationToken = default)
     {
         await using var command = CreatePageCommand(
-            table, shard, afterId, limit,
+            table, shard, afterId, limit, updatedBefore,
             $"""
             SELECT d.id, d.seq, d.content, d.metadata::text
               FROM embeddings_documents d
               LEFT JOIN {table.QuotedTable} e ON e.id = d.id
              WHERE d.collection = @collection AND d.shard = @shard AND (@after::text IS NULL OR d.id > @after)
+               AND (@before::timestamptz IS NULL OR d.updated_at < @before)
                AND NOT d.deleted AND (e.id IS NULL OR e.seq < d.seq)
              ORDER BY d.id
              LIMIT @limit
@@ -42,18 +45,20 @@ public sealed class ReconciliationQueries(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// Documents of <paramref name="shard"/> deleted at a higher seq than their still-live row in the version
-    /// table, in id order after <paramref name="afterId"/>: tombstones the version has yet to receive.
+    /// table, in id order after <paramref name="afterId"/>: tombstones the version has yet to receive (with
+    /// <paramref name="updatedBefore"/>, only deletes before it).
     /// </summary>
     public async Task<IReadOnlyList<PendingTombstone>> ReadPendingTombstonesAsync(
-        VersionTable table, int shard, string? afterId, int limit, CancellationToken cancellationToken = default)
+        VersionTable table, int shard, string? afterId, int limit, DateTimeOffset? updatedBefore, CancellationToken cancellationToken = default)
     {
         await using var command = CreatePageCommand(
-            table, shard, afterId, limit,
+            table, shard, afterId, limit, updatedBefore,
             $"""
             SELECT d.id, d.seq
               FROM embeddings_documents d
               JOIN {table.QuotedTable} e ON e.id = d.id
              WHERE d.collection = @collection AND d.shard = @shard AND (@after::text IS NULL OR d.id > @after)
+               AND (@before::timestamptz IS NULL OR d.updated_at < @before)
                AND d.deleted AND NOT e.deleted AND e.seq < d.seq
              ORDER BY d.id
              LIMIT @limit
@@ -68,8 +73,43 @@ public sealed class ReconciliationQueries(NpgsqlDataSource dataSource)
         return page;
     }
 
+    /// <summary>
+    /// One keyset page of everything <paramref name="shard"/> lacks in the version after <paramref name="afterId"/>, in id
+    /// order: live documents whose vector is missing or stale, and deletes whose live row is older (tombstones). The
+    /// loader's unit of work; the last id is the next cursor, and a page shorter than <paramref name="limit"/> ends the shard.
+    /// </summary>
+    public async Task<IReadOnlyList<PendingChange>> ReadPendingPageAsync(
+        VersionTable table, int shard, string? afterId, int limit, DateTimeOffset? updatedBefore, CancellationToken cancellationToken = default)
+    {
+        await using var command = CreatePageCommand(
+            table, shard, afterId, limit, updatedBefore,
+            $"""
+            SELECT d.id, d.seq, CASE WHEN d.deleted THEN NULL ELSE d.content END, d.metadata::text
+              FROM embeddings_documents d
+              LEFT JOIN {table.QuotedTable} e ON e.id = d.id
+             WHERE d.collection = @collection AND d.shard = @shard AND (@after::text IS NULL OR d.id > @after)
+               AND (@before::timestamptz IS NULL OR d.updated_at < @before)
+               AND CASE WHEN d.deleted THEN e.id IS NOT NULL AND NOT e.deleted AND e.seq < d.seq
+                        ELSE e.id IS NULL OR e.seq < d.seq END
+             ORDER BY d.id
+             LIMIT @limit
+            """);
+        var page = new List<PendingChange>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            page.Add(new PendingChange(reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3)));
+        }
+
+        return page;
+    }
+
     /// <summary>Counts what separates the version table from the documents (zero everywhere = converged).</summary>
-    public async Task<VersionDivergence> CountDivergenceAsync(VersionTable table, CancellationToken cancellationToken = default)
+    public Task<VersionDivergence> CountDivergenceAsync(VersionTable table, CancellationToken cancellationToken = default) =>
+        CountDivergenceAsync(table, null, cancellationToken);
+
+    /// <summary>Counts what separates the version table from the documents last changed before <paramref name="updatedBefore"/> (null: all).</summary>
+    public async Task<VersionDivergence> CountDivergenceAsync(VersionTable table, DateTimeOffset? updatedBefore, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(table);
         await using var command = dataSource.CreateCommand(
@@ -79,15 +119,16 @@ public sealed class ReconciliationQueries(NpgsqlDataSource dataSource)
                    count(*) FILTER (WHERE d.deleted AND NOT e.deleted AND e.seq < d.seq)
               FROM embeddings_documents d
               LEFT JOIN {table.QuotedTable} e ON e.id = d.id
-             WHERE d.collection = @collection
+             WHERE d.collection = @collection AND (@before::timestamptz IS NULL OR d.updated_at < @before)
             """);
         command.Parameters.AddWithValue("collection", table.Collection);
+        command.Parameters.Add(new NpgsqlParameter("before", NpgsqlDbType.TimestampTz) { Value = (object?)updatedBefore ?? DBNull.Value });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         return new VersionDivergence(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
     }
 
-    private NpgsqlCommand CreatePageCommand(VersionTable table, int shard, string? afterId, int limit, string sql)
+    private NpgsqlCommand CreatePageCommand(VersionTable table, int shard, string? afterId, int limit, DateTimeOffset? updatedBefore, string sql)
     {
         ArgumentNullException.ThrowIfNull(table);
         ArgumentOutOfRangeException.ThrowIfNegative(shard);
@@ -98,6 +139,7 @@ public sealed class ReconciliationQueries(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("shard", (short)shard);
         command.Parameters.Add(new NpgsqlParameter("after", NpgsqlDbType.Text) { Value = (object?)afterId ?? DBNull.Value });
         command.Parameters.AddWithValue("limit", limit);
+        command.Parameters.Add(new NpgsqlParameter("before", NpgsqlDbType.TimestampTz) { Value = (object?)updatedBefore ?? DBNull.Value });
         return command;
     }
 }

@@ -13,7 +13,7 @@ namespace Orleans.Embeddings.Collections;
 public sealed class CollectionSetup(CollectionCatalog catalog, RoutingStore routing)
 {
     /// <summary>The text embedded to check a model before it is registered.</summary>
-    public const string ProbeText = "Orleans embeddings probe: the quick brown fox jumps over the lazy dog.";
+    public const string ProbeText = ModelProbe.Text;
 
     /// <summary>
     /// Creates <paramref name="collection"/> served by <paramref name="version"/> of the model in <paramref name="modelFolder"/>.
@@ -48,15 +48,9 @@ public sealed class CollectionSetup(CollectionCatalog catalog, RoutingStore rout
     private static void Probe(EmbeddingModelFolder folder)
     {
         using var session = new EmbeddingSession(folder);
-        var vector = session.Embed([ProbeText], EmbeddingPurpose.Document)[0].Vector;
-        if (vector.Length != folder.Dimensions)
+        if (ModelProbe.Check(folder, session.Embed([ProbeText], EmbeddingPurpose.Document)[0].Vector) is { } problem)
         {
-            throw new InvalidOperationException($"The model in {folder.Directory} declares {folder.Dimensions} dimensions but produced {vector.Length}.");
-        }
-
-        if (vector.Any(v => !float.IsFinite(v)))
-        {
-            throw new InvalidOperationException($"The model in {folder.Directory} produced non-finite values for the probe text.");
+            throw new InvalidOperationException($"The model cannot be used: {problem}.");
         }
     }
 }

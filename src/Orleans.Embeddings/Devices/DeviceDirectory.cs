@@ -42,6 +42,10 @@ public sealed class DeviceDirectory(
         return devices;
     }
 
+    /// <summary>The names of the active silos: every one of them must acknowledge a routing epoch.</summary>
+    public IReadOnlyList<string> ActiveSiloNames() =>
+        [.. membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.Name).Order(StringComparer.Ordinal)];
+
     /// <summary>The address of the active silo named <paramref name="silo"/> if it owns <paramref name="device"/>.</summary>
     public SiloAddress? FindOwner(string silo, string device)
     {

@@ -28,7 +28,7 @@ internal sealed class DocumentGrain(DocumentStore documents, DocumentWriteBatche
             throw new InvalidOperationException($"Document grain {collection}/{id} was delivered a change to {change.Collection}/{change.Id}.");
         }
 
-        var table = await routing.GetAsync(collection)
+        _ = await routing.GetAsync(collection)
             ?? throw new InvalidOperationException($"Collection {collection} has no routing: create it with an initial model version before publishing to it.");
         var seq = change.Seq ?? throw new InvalidOperationException($"The change to {collection}/{id} has no seq.");
         var written = await writes.WriteAsync(
@@ -47,6 +47,11 @@ internal sealed class DocumentGrain(DocumentStore documents, DocumentWriteBatche
             contentChanged = true;
         }
 
+        // The write targets are read only now, after the document is stored: a rollout starts loading a new version
+        // once every silo routes to it, so a change stored before then is in what the loader reads, and one stored
+        // after is sent to the new version here (DESIGN, rollout step 3).
+        var table = await routing.GetAsync(collection)
+            ?? throw new InvalidOperationException($"Collection {collection} has no routing.");
         var item = change.Operation == DocumentOperation.Delete
             ? new IndexItem(id, seq, null, "{}")
             : new IndexItem(id, seq, change.Content, change.MetadataJson, MetadataOnly: !contentChanged);

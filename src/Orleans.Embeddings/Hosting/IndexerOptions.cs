@@ -17,6 +17,12 @@ public sealed class IndexerOptions
     /// <summary>Threads one ONNX Runtime session may use for one operator (0: ONNX Runtime's default).</summary>
     public int IntraOpThreads { get; set; }
 
+    /// <summary>How the version coordinator runs rollouts.</summary>
+    public Orleans.Embeddings.Rollouts.RolloutOptions Rollouts { get; set; } = new();
+
+    /// <summary>Whether ONNX Runtime's threads spin while waiting (off by default: the silo shares its cores with streams and PostgreSQL).</summary>
+    public bool OnnxSpinning { get; set; }
+
     /// <summary>The most rows a worker writes in one statement.</summary>
     public int MaxWriteBatch { get; set; } = 512;
 

@@ -53,6 +53,7 @@ public sealed class IndexerOptionsValidator : IValidateOptions<IndexerOptions>
             failures.Add($"{section}:{nameof(options.WorkerRetries)} must not be negative.");
         }
 
+        failures.AddRange(options.Rollouts.Validate($"{section}:{nameof(options.Rollouts)}"));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -6,7 +6,10 @@ using Orleans.Embeddings.Collections;
 using Orleans.Embeddings.Devices;
 using Orleans.Embeddings.Hosting;
 using Orleans.Embeddings.Routing;
+using Orleans.Embeddings.Rollouts;
 using Orleans.Embeddings.Storage.Documents;
+using Orleans.Embeddings.Storage.Reconciliation;
+using Orleans.Embeddings.Storage.Rollouts;
 using Orleans.Embeddings.Storage.Routing;
 using Orleans.Embeddings.Storage.Vectors;
 using Orleans.Embeddings.Storage.Versions;
@@ -53,6 +56,7 @@ public static class IndexerSiloBuilderExtensions
         // Other silos learn this silo's devices from its metadata.
         builder.UseSiloMetadata(new Dictionary<string, string> { [DeviceDirectory.MetadataKey] = string.Join(',', probe.EffectiveDevices) });
         services.AddPlacementDirector<DevicePlacement, DevicePlacementDirector>();
+        services.AddPlacementDirector<LoadRangePlacement, LoadRangePlacementDirector>();
 
         services.TryAddSingleton<DocumentStore>();
         services.TryAddSingleton<Orleans.Embeddings.Documents.DocumentWriteBatcher>();
@@ -65,6 +69,15 @@ public static class IndexerSiloBuilderExtensions
         services.TryAddSingleton<WorkerRouter>();
         services.TryAddSingleton<RoutingCache>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RoutingCache>());
+
+        // Rollouts: the coordinators' state, shard checkpoints, reconciliation and index builds, and the supervisor
+        // that wakes coordinators with work in progress.
+        services.TryAddSingleton<CoordinatorStateStore>();
+        services.TryAddSingleton<LoadCheckpointStore>();
+        services.TryAddSingleton<ReconciliationQueries>();
+        services.TryAddSingleton<HnswIndexBuilder>();
+        services.TryAddSingleton<RolloutSupervisor>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RolloutSupervisor>());
         return builder;
     }
 }

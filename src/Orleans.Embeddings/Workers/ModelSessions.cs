@@ -33,6 +33,7 @@ public sealed class ModelSessions(CollectionCatalog catalog, IOptions<IndexerOpt
         {
             Device = InferenceDevice.Parse(device),
             IntraOpThreads = options.Value.IntraOpThreads,
+            AllowSpinning = options.Value.OnnxSpinning,
         });
         return (loaded.Item1, session);
     }

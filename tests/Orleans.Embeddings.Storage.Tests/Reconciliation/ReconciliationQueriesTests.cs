@@ -29,8 +29,8 @@ public sealed class ReconciliationQueriesTests(MigratedPostgresDatabase database
 
         Assert.Equal(new VersionDivergence(Missing: 380, Stale: 200, Undeleted: 50), await queries.CountDivergenceAsync(table, Cancellation));
 
-        var pending = await ReadAllAsync((shard, after) => queries.ReadPendingDocumentsAsync(table, shard, after, 7, Cancellation), d => d.Id);
-        var tombstones = await ReadAllAsync((shard, after) => queries.ReadPendingTombstonesAsync(table, shard, after, 7, Cancellation), t => t.Id);
+        var pending = await ReadAllAsync((shard, after) => queries.ReadPendingDocumentsAsync(table, shard, after, 7, null, Cancellation), d => d.Id);
+        var tombstones = await ReadAllAsync((shard, after) => queries.ReadPendingTombstonesAsync(table, shard, after, 7, null, Cancellation), t => t.Id);
 
         var expectedPending = Enumerable.Range(400, 200).Concat(Enumerable.Range(620, 380)).Select(Id).Order(StringComparer.Ordinal);
         Assert.Equal(expectedPending, pending.Select(d => d.Id).Order(StringComparer.Ordinal));

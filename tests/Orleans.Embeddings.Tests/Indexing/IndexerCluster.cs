@@ -25,6 +25,7 @@ public sealed class IndexerCluster(PostgresServer server) : IAsyncLifetime
 
     private readonly MigratedPostgresDatabase _database = new(server);
     private string _modelDirectory = string.Empty;
+    private string _secondModelDirectory = string.Empty;
 
     /// <summary>The cluster.</summary>
     public InProcessTestCluster Cluster { get; private set; } = null!;
@@ -34,6 +35,9 @@ public sealed class IndexerCluster(PostgresServer server) : IAsyncLifetime
 
     /// <summary>The folder of the static model.</summary>
     public string ModelDirectory => _modelDirectory;
+
+    /// <summary>The folder of a second static model (other dimensions and seed) to roll out.</summary>
+    public string SecondModelDirectory => _secondModelDirectory;
 
     /// <summary>A publisher to the cluster's log.</summary>
     public IDocumentChangePublisher CreatePublisher() => new PostgresLogPublisher(DataSource, Provider);
@@ -48,6 +52,9 @@ public sealed class IndexerCluster(PostgresServer server) : IAsyncLifetime
         _modelDirectory = Directory.CreateTempSubdirectory("oe-indexer-model-").FullName;
         new StaticEmbeddingModelBuilder { Dimensions = 64, MaxTokens = 32, Seed = 3, MaxWords = 40_000 }
             .Build(Enumerable.Range(0, CorpusSize).Select(Text), _modelDirectory, "test-static");
+        _secondModelDirectory = Directory.CreateTempSubdirectory("oe-indexer-model2-").FullName;
+        new StaticEmbeddingModelBuilder { Dimensions = 48, MaxTokens = 32, Seed = 5, MaxWords = 40_000 }
+            .Build(Enumerable.Range(0, CorpusSize).Select(Text), _secondModelDirectory, "test-static-2");
         Cluster = await StartClusterAsync();
     }
 
@@ -61,7 +68,15 @@ public sealed class IndexerCluster(PostgresServer server) : IAsyncLifetime
         {
             silo.AddEmbeddingsStorage(o => o.ConnectionString = connectionString);
             silo.AddPostgresLogStreams(Provider, o => o.Configure(p => p.VisibilityTimeout = TimeSpan.FromSeconds(5)));
-            silo.AddEmbeddingIndexer(o => o.RoutingPollInterval = TimeSpan.FromSeconds(1));
+            silo.AddEmbeddingIndexer(o =>
+            {
+                o.RoutingPollInterval = TimeSpan.FromSeconds(1);
+                o.Rollouts.TickInterval = TimeSpan.FromMilliseconds(200);
+                o.Rollouts.SupervisorInterval = TimeSpan.FromSeconds(1);
+                o.Rollouts.DropGrace = TimeSpan.FromMilliseconds(500);
+                o.Rollouts.AckTimeout = TimeSpan.FromSeconds(20);
+                o.Rollouts.PageSize = 50;
+            });
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();
@@ -122,6 +137,7 @@ public sealed class IndexerCluster(PostgresServer server) : IAsyncLifetime
 
         await _database.DisposeAsync();
         Directory.Delete(_modelDirectory, recursive: true);
+        Directory.Delete(_secondModelDirectory, recursive: true);
     }
 
     private static string Word(int n)

@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Options;
+
+namespace Orleans.Embeddings.Silo.Api;
+
+/// <summary>Refuses tokens too short to be secrets, and one token used for both roles.</summary>
+public sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
+{
+    /// <summary>The shortest token accepted.</summary>
+    public const int MinimumTokenLength = 16;
+
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, ApiOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
+        var operatorToken = options.EffectiveOperatorToken;
+        if (operatorToken.Length is > 0 and < MinimumTokenLength)
+        {
+            failures.Add($"{ApiOptions.SectionName}:{nameof(ApiOptions.OperatorToken)} must be at least {MinimumTokenLength} characters.");
+        }
+
+        if (options.SearchToken.Length is > 0 and < MinimumTokenLength)
+        {
+            failures.Add($"{ApiOptions.SectionName}:{nameof(ApiOptions.SearchToken)} must be at least {MinimumTokenLength} characters.");
+        }
+
+        if (operatorToken.Length > 0 && operatorToken == options.SearchToken)
+        {
+            failures.Add($"{ApiOptions.SectionName}: the operator and search tokens must differ.");
+        }
+
+        if (!string.IsNullOrEmpty(options.OperatorTokenFile) && string.IsNullOrEmpty(options.OperatorToken) && !File.Exists(options.OperatorTokenFile))
+        {
+            failures.Add($"{ApiOptions.SectionName}:{nameof(ApiOptions.OperatorTokenFile)} names {options.OperatorTokenFile}, which does not exist.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

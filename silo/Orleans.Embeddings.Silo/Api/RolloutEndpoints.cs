@@ -1,0 +1,102 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Orleans.Embeddings.Rollouts;
+
+namespace Orleans.Embeddings.Silo.Api;
+
+/// <summary>
+/// The operator API over each collection's version coordinator: <c>/api/collections/{collection}/models</c> and
+/// <c>/api/collections/{collection}/rollout/…</c>. Every call needs the operator bearer token: none (or a wrong one)
+/// gets 401, the search token 403. A refused command is 409 with the coordinator's reason; bad arguments are 400.
+/// </summary>
+public static class RolloutEndpoints
+{
+    /// <summary>How the API writes JSON: camelCase, enums as names.</summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
+
+    /// <summary>Maps the endpoints.</summary>
+    public static void MapRolloutEndpoints(this IEndpointRouteBuilder app, BearerTokens tokens)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var api = app.MapGroup("/api/collections/{collection}").AddEndpointFilter(async (context, next) =>
+        {
+            switch (tokens.RoleOf(context.HttpContext.Request))
+            {
+                case ApiRole.Operator:
+                    return await next(context).ConfigureAwait(false);
+                case ApiRole.Search:
+                    return Results.Json(new ApiError("this token may search but not drive rollouts; use the operator token"), Json, statusCode: StatusCodes.Status403Forbidden);
+                default:
+                    context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
+                    return Results.Json(new ApiError("an operator bearer token is required (Authorization: Bearer <token>)"), Json, statusCode: StatusCodes.Status401Unauthorized);
+            }
+        });
+
+        api.MapGet("/models", (string collection, IGrainFactory grains) =>
+            Run(async () => (await Coordinator(grains, collection).GetStatusAsync()).Versions));
+        api.MapPost("/models", (string collection, VersionModelRequest body, IGrainFactory grains) =>
+            Run(() => Coordinator(grains, collection).RegisterModelAsync(Required(body.Version, "version"), Required(body.ModelPath, "modelPath"))));
+        api.MapGet("/rollout", (string collection, IGrainFactory grains) =>
+            Run(async () =>
+            {
+                var status = await Coordinator(grains, collection).GetStatusAsync();
+                return status.Versions.IsEmpty && status.Epoch == 0 ? throw new KeyNotFoundException($"Collection {collection} does not exist.") : status;
+            }));
+        api.MapPost("/rollout/start", (string collection, VersionRequest body, IGrainFactory grains) =>
+            Run(() => Coordinator(grains, collection).StartRolloutAsync(Required(body.Version, "version"))));
+        api.MapPost("/rollout/traffic", (string collection, TrafficRequest body, IGrainFactory grains) =>
+            Run(() => Coordinator(grains, collection).SetTrafficAsync(Required(body.Version, "version"), body.Percent ?? throw new ArgumentException("percent is required."))));
+        api.MapPost("/rollout/freeze", (string collection, FreezeRequest body, IGrainFactory grains) =>
+            Run(() => Coordinator(grains, collection).FreezeAsync(body.Frozen ?? true)));
+        api.MapPost("/rollout/promote", (string collection, VersionRequest body, IGrainFactory grains) =>
+            Run(() => Coordinator(grains, collection).PromoteAsync(Required(body.Version, "version"))));
+        api.MapPost("/rollout/rollback", (string collection, IGrainFactory grains) =>
+            Run(() => Coordinator(grains, collection).RollbackAsync()));
+        api.MapPost("/rollout/retire", (string collection, VersionRequest body, IGrainFactory grains) =>
+            Run(() => Coordinator(grains, collection).RetireAsync(Required(body.Version, "version"))));
+        api.MapPost("/rollout/repair", (string collection, VersionRequest body, IGrainFactory grains) =>
+            Run(() => Coordinator(grains, collection).RepairAsync(Required(body.Version, "version"))));
+        api.MapPost("/rollout/cancel", (string collection, IGrainFactory grains) =>
+            Run(() => Coordinator(grains, collection).CancelAsync()));
+    }
+
+    private static IVersionCoordinatorGrain Coordinator(IGrainFactory grains, string collection) => grains.GetGrain<IVersionCoordinatorGrain>(collection);
+
+    private static string Required(string? value, string name) =>
+        string.IsNullOrWhiteSpace(value) ? throw new ArgumentException($"{name} is required.") : value;
+
+    private static async Task<IResult> Run<T>(Func<Task<T>> command)
+    {
+        try
+        {
+            return Results.Json(await command().ConfigureAwait(false), Json);
+        }
+        catch (RolloutCommandException ex)
+        {
+            return Results.Json(new ApiError(ex.Message), Json, statusCode: StatusCodes.Status409Conflict);
+        }
+        catch (ArgumentException ex)
+        {
+            return Results.Json(new ApiError(ex.Message), Json, statusCode: StatusCodes.Status400BadRequest);
+        }
+        catch (KeyNotFoundException ex)
+        {
+            return Results.Json(new ApiError(ex.Message), Json, statusCode: StatusCodes.Status404NotFound);
+        }
+    }
+}
+
+/// <summary>An error body.</summary>
+public sealed record ApiError(string Error);
+
+/// <summary>A body naming a version.</summary>
+public sealed record VersionRequest(string? Version);
+
+/// <summary>A model registration.</summary>
+public sealed record VersionModelRequest(string? Version, string? ModelPath);
+
+/// <summary>A traffic change.</summary>
+public sealed record TrafficRequest(string? Version, int? Percent);
+
+/// <summary>A freeze or unfreeze.</summary>
+public sealed record FreezeRequest(bool? Frozen);

@@ -1,0 +1,74 @@
+namespace Orleans.Embeddings.Rollouts;
+
+/// <summary>How the version coordinator runs rollouts (section <c>Embeddings:Indexer:Rollouts</c>).</summary>
+public sealed class RolloutOptions
+{
+    /// <summary>How long every active silo has to acknowledge a routing epoch before the step fails.</summary>
+    public TimeSpan AckTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a replaced primary keeps being written after a promote, so a rollback stays instant.</summary>
+    public TimeSpan RollbackWindow { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>How many shard grains split the documents' 256 shards during a load.</summary>
+    public int ShardRanges { get; set; } = 8;
+
+    /// <summary>Documents per page a shard grain reads, embeds on the bulk lane and checkpoints.</summary>
+    public int PageSize { get; set; } = 128;
+
+    /// <summary>Reconciliation passes after which a run that still finds work fails.</summary>
+    public int MaxPasses { get; set; } = 10;
+
+    /// <summary>How often a coordinator with a run in progress advances it.</summary>
+    public TimeSpan TickInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often each silo wakes the coordinators that have a run in progress (after they moved or their silo died).</summary>
+    public TimeSpan SupervisorInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long after the last silo stopped routing to a version its table is dropped (calls in flight finish first).</summary>
+    public TimeSpan DropGrace { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>HNSW <c>m</c> of the index built when a load converges.</summary>
+    public int HnswM { get; set; } = 16;
+
+    /// <summary>HNSW <c>ef_construction</c>.</summary>
+    public int HnswEfConstruction { get; set; } = 64;
+
+    /// <summary>Failures naming each invalid setting under <paramref name="section"/>.</summary>
+    public IEnumerable<string> Validate(string section)
+    {
+        if (AckTimeout <= TimeSpan.Zero)
+        {
+            yield return $"{section}:{nameof(AckTimeout)} must be positive (was {AckTimeout}).";
+        }
+
+        if (RollbackWindow < TimeSpan.Zero)
+        {
+            yield return $"{section}:{nameof(RollbackWindow)} must not be negative (was {RollbackWindow}).";
+        }
+
+        if (ShardRanges is < 1 or > 256)
+        {
+            yield return $"{section}:{nameof(ShardRanges)} must be between 1 and 256 (was {ShardRanges}).";
+        }
+
+        if (PageSize < 1)
+        {
+            yield return $"{section}:{nameof(PageSize)} must be at least 1 (was {PageSize}).";
+        }
+
+        if (MaxPasses < 1)
+        {
+            yield return $"{section}:{nameof(MaxPasses)} must be at least 1 (was {MaxPasses}).";
+        }
+
+        if (TickInterval <= TimeSpan.Zero || SupervisorInterval <= TimeSpan.Zero)
+        {
+            yield return $"{section}:{nameof(TickInterval)} and {nameof(SupervisorInterval)} must be positive.";
+        }
+
+        if (DropGrace < TimeSpan.Zero)
+        {
+            yield return $"{section}:{nameof(DropGrace)} must not be negative (was {DropGrace}).";
+        }
+    }
+}

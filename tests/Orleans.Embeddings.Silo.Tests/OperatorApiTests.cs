@@ -1,0 +1,130 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Embeddings.Client.Publishing;
+using Orleans.Embeddings.Collections;
+using Orleans.Embeddings.Documents;
+using Orleans.Embeddings.Inference.Builders;
+using Orleans.Embeddings.Storage;
+using Orleans.Embeddings.Testing;
+
+namespace Orleans.Embeddings.Silo.Tests;
+
+/// <summary>The operator HTTP API and the <c>embeddings rollout</c> / <c>models</c> commands against a real silo.</summary>
+public sealed class OperatorApiTests(PostgresServer server) : IAsyncLifetime
+{
+    private const string OperatorToken = "operator-token-0123456789";
+    private const string SearchToken = "search-token-0123456789ab";
+    private static readonly HttpClient s_http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private readonly string _models = Directory.CreateTempSubdirectory("oe-operator-api-").FullName;
+    private string _connectionString = string.Empty;
+    private WebApplication _app = null!;
+    private Uri _address = null!;
+
+    private static CancellationToken Cancellation => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task The_operator_API_needs_the_operator_token()
+    {
+        using var anonymous = await s_http.GetAsync(new Uri(_address, "/api/collections/docs/rollout"), Cancellation);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal("Bearer", anonymous.Headers.WwwAuthenticate.ToString());
+
+        Assert.Equal(HttpStatusCode.Unauthorized, await SendAsync(HttpMethod.Get, "rollout", "not-the-token-at-all-0000"));
+        Assert.Equal(HttpStatusCode.Forbidden, await SendAsync(HttpMethod.Post, "rollout/rollback", SearchToken));
+        Assert.Equal(HttpStatusCode.Forbidden, await SendAsync(HttpMethod.Get, "rollout", SearchToken));
+        Assert.Equal(HttpStatusCode.OK, await SendAsync(HttpMethod.Get, "rollout", OperatorToken));
+        Assert.Equal(HttpStatusCode.NotFound, await SendAsync(HttpMethod.Get, "rollout", OperatorToken, collection: "nosuch"));
+        Assert.Equal(HttpStatusCode.Conflict, await SendAsync(HttpMethod.Post, "rollout/rollback", OperatorToken));
+    }
+
+    [Fact]
+    public async Task The_cli_registers_rolls_out_watches_shifts_promotes_and_rolls_back()
+    {
+        var folder = Path.Combine(_models, "v2");
+        new StaticEmbeddingModelBuilder { Dimensions = 24, MaxTokens = 32, Seed = 9 }.Build(Texts(), folder, "cli-v2");
+        string[] connection = ["-c", "docs", "--api", _address.ToString(), "--token", OperatorToken];
+
+        var register = await EmbeddingsCli.RunAsync(["models", "register", "v2", folder, .. connection], Cancellation);
+        Assert.True(register.ExitCode == 0, register.Output);
+        Assert.Contains("registered v2: 24 dimensions", register.Output, StringComparison.Ordinal);
+
+        var list = await EmbeddingsCli.RunAsync(["models", "list", .. connection], Cancellation);
+        Assert.Contains("v2", list.Output, StringComparison.Ordinal);
+        Assert.Contains("Primary", list.Output, StringComparison.Ordinal);
+
+        var start = await EmbeddingsCli.RunAsync(["rollout", "start", "v2", .. connection], Cancellation);
+        Assert.True(start.ExitCode == 0, start.Output);
+        var watch = await EmbeddingsCli.RunAsync(["rollout", "status", "--watch", .. connection], Cancellation);
+        Assert.True(watch.ExitCode == 0, watch.Output);
+        Assert.Contains("Ready", watch.Output, StringComparison.Ordinal);
+
+        var traffic = await EmbeddingsCli.RunAsync(["rollout", "traffic", "v2", "50", .. connection], Cancellation);
+        Assert.True(traffic.ExitCode == 0, traffic.Output);
+        Assert.Contains("Serving", traffic.Output, StringComparison.Ordinal);
+        var refused = await EmbeddingsCli.RunAsync(["rollout", "retire", "v2", .. connection], Cancellation);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("receives 50% of search traffic", refused.Output, StringComparison.Ordinal);
+
+        var promote = await EmbeddingsCli.RunAsync(["rollout", "promote", "v2", .. connection], Cancellation);
+        Assert.True(promote.ExitCode == 0, promote.Output);
+        Assert.Contains("Draining", promote.Output, StringComparison.Ordinal);
+        var rollback = await EmbeddingsCli.RunAsync(["rollout", "rollback", .. connection], Cancellation);
+        Assert.True(rollback.ExitCode == 0, rollback.Output);
+        Assert.Contains("RolledBack", rollback.Output, StringComparison.Ordinal);
+
+        var unknown = await EmbeddingsCli.RunAsync(["rollout", "promote", "v9", .. connection], Cancellation);
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("no version v9", unknown.Output, StringComparison.Ordinal);
+        var noToken = await EmbeddingsCli.RunAsync(["rollout", "status", "-c", "docs", "--api", _address.ToString(), "--token", SearchToken], Cancellation);
+        Assert.Equal(1, noToken.ExitCode);
+        Assert.Contains("403", noToken.Output, StringComparison.Ordinal);
+    }
+
+    public async ValueTask InitializeAsync()
+    {
+        _connectionString = await server.CreateDatabaseAsync("operator", Cancellation);
+        var ports = LoopbackPorts.GetFree(3);
+        _address = new Uri($"http://127.0.0.1:{ports[0]}");
+        _app = SiloApplication.Build(
+        [
+            $"--Urls={_address}",
+            $"--Embeddings:Database:ConnectionString={_connectionString}",
+            $"--Embeddings:Cluster:SiloPort={ports[1]}",
+            $"--Embeddings:Cluster:GatewayPort={ports[2]}",
+            $"--Embeddings:Cluster:ClusterId=operator-{ports[1]}",
+            $"--Embeddings:Api:OperatorToken={OperatorToken}",
+            $"--Embeddings:Api:SearchToken={SearchToken}",
+            "--Embeddings:Demo:Enabled=false",
+            "--Embeddings:Indexer:Rollouts:TickInterval=00:00:00.200",
+            "--Logging:LogLevel:Default=Warning",
+        ]);
+        await _app.StartAsync(Cancellation);
+
+        var v1 = Path.Combine(_models, "v1");
+        new StaticEmbeddingModelBuilder { Dimensions = 16, MaxTokens = 32, Seed = 1 }.Build(Texts(), v1, "cli-v1");
+        await _app.Services.GetRequiredService<CollectionSetup>().CreateAsync("docs", "v1", v1, cancellationToken: Cancellation);
+        await using var dataSource = EmbeddingsDataSource.Create(_connectionString);
+        await using var publisher = new PostgresLogPublisher(dataSource, "documents");
+        await publisher.PublishManyAsync([.. Texts().Select((t, i) => new DocumentChange("docs", $"d{i}", DocumentOperation.Upsert, 1, t, "{}"))], Cancellation);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+        await server.DropDatabaseAsync(_connectionString);
+        Directory.Delete(_models, recursive: true);
+    }
+
+    private static IEnumerable<string> Texts() => Enumerable.Range(0, 200).Select(i => $"document {i} about topic {i % 17} and word w{i * 31}");
+
+    private async Task<HttpStatusCode> SendAsync(HttpMethod method, string path, string token, string collection = "docs")
+    {
+        using var request = new HttpRequestMessage(method, new Uri(_address, $"/api/collections/{collection}/{path}"));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await s_http.SendAsync(request, Cancellation);
+        return response.StatusCode;
+    }
+}
