@@ -1,6 +1,7 @@
 using Orleans.Embeddings.Benchmarks;
 using Orleans.Embeddings.Benchmarks.Inference;
 using Orleans.Embeddings.Benchmarks.Ingest;
+using Orleans.Embeddings.Benchmarks.Rollout;
 using Orleans.Embeddings.Benchmarks.Storage;
 using Orleans.Embeddings.Benchmarks.Streams;
 
@@ -9,6 +10,7 @@ var benchmarks = new Dictionary<string, Func<IBenchmark>>(StringComparer.Ordinal
 {
     ["inference"] = () => new InferenceBenchmark(),
     ["ingest"] = () => new IngestBenchmark(),
+    ["rollout"] = () => new RolloutBenchmark(),
     ["storage"] = () => new StorageBenchmark(),
     ["streams"] = () => new StreamsBenchmark(),
 };

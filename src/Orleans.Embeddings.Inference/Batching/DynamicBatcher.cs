@@ -11,10 +11,10 @@ namespace Orleans.Embeddings.Inference.Batching;
 /// <see cref="DynamicBatcherOptions.BulkShare"/>th document run goes to the bulk lane when it has work.
 /// </summary>
 /// <remarks>
-/// Two workers: one runs query batches only, the other document batches (live, then bulk), one batch at
-/// a time each. A query therefore never waits behind a document batch that is already running (a batch
-/// of long documents takes far longer than a query); it shares the cores with at most one document run,
-/// which ONNX Runtime sessions allow. A lane's window is taken whole and finished before that lane takes
+/// One runner takes query batches only, and <see cref="DynamicBatcherOptions.DocumentRunners"/> runners take
+/// document batches (live, then bulk), each one batch at a time; ONNX Runtime sessions allow concurrent runs.
+/// A query therefore never waits behind a document batch that is already running (a batch of long
+/// documents takes far longer than a query). A lane's window is taken whole and finished before that lane takes
 /// newer requests, so sorting by length never starves a long text. Full lanes make callers wait
 /// (backpressure); nothing is dropped. A failed run fails only its own requests.
 /// </remarks>
@@ -31,6 +31,8 @@ public sealed class DynamicBatcher : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task[] _workers;
     private Func<string, int> _estimateTokens;
+    private long _lastLiveRequest = long.MinValue / 2;
+    private long _documentRuns;
 
     /// <summary>Batches for an <see cref="EmbeddingSession"/>.</summary>
     public DynamicBatcher(EmbeddingSession session, DynamicBatcherOptions? options = null)
@@ -52,10 +54,15 @@ public sealed class DynamicBatcher : IAsyncDisposable
         _lanes = [.. s_priority.Select(_ => Channel.CreateBounded<Request>(new BoundedChannelOptions(_options.LaneCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true, // each lane has one worker
+            SingleReader = false, // document lanes may have several runners (they take turns under a gate)
         }))];
         _windows = [.. s_priority.Select(_ => new Queue<Request>())];
-        _workers = [Task.Run(() => RunAsync(s_queryWorkerLanes)), Task.Run(() => RunAsync(s_documentWorkerLanes))];
+        var queryGate = new SemaphoreSlim(1);
+        var documentGate = new SemaphoreSlim(1);
+        _workers = [
+            Task.Run(() => RunAsync(s_queryWorkerLanes, queryGate)),
+            .. Enumerable.Range(0, _options.DocumentRunners).Select(_ => Task.Run(() => RunAsync(s_documentWorkerLanes, documentGate))),
+        ];
     }
 
     private readonly long[] _runsPerLane = new long[3];
@@ -73,6 +80,11 @@ public sealed class DynamicBatcher : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(text);
         ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
         var request = new Request(text, _estimateTokens(text), cancellationToken);
+        if (lane == EmbeddingLane.Live)
+        {
+            Volatile.Write(ref _lastLiveRequest, Environment.TickCount64);
+        }
+
         await _lanes[(int)lane].Writer.WriteAsync(request, cancellationToken).ConfigureAwait(false);
         await using var registration = cancellationToken.Register(static state => ((Request)state!).Cancel(), request).ConfigureAwait(false);
         return await request.Completion.Task.ConfigureAwait(false);
@@ -105,32 +117,57 @@ public sealed class DynamicBatcher : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private async Task RunAsync(EmbeddingLane[] lanes)
+    private async Task RunAsync(EmbeddingLane[] lanes, SemaphoreSlim gate)
     {
         var token = _stopping.Token;
-        var runs = 0L;
         try
         {
             while (!token.IsCancellationRequested)
             {
-                if (ChooseLane(lanes, runs) is not { } lane)
+                // Choosing a lane and cutting a batch from its window happen under the gate (several runners may share
+                // the document lanes); the model run does not.
+                List<Request> batch;
+                EmbeddingLane chosen;
+                await gate.WaitAsync(token).ConfigureAwait(false);
+                try
                 {
-                    await Task.WhenAny(lanes.Select(l => _lanes[(int)l].Reader.WaitToReadAsync(token).AsTask())).ConfigureAwait(false);
+                    if (ChooseLane(lanes, _documentRuns) is not { } lane)
+                    {
+                        batch = [];
+                        chosen = lanes[0];
+                    }
+                    else
+                    {
+                        if (_windows[(int)lane].Count == 0)
+                        {
+                            await FillWindowAsync(lane, token).ConfigureAwait(false);
+                        }
+
+                        chosen = lane;
+                        batch = TakeBatch(_windows[(int)lane], lane == EmbeddingLane.Bulk && LiveRecently() ? Math.Min(_options.BulkBatchUnderLiveLoad, _options.MaxBatchSize) : _options.MaxBatchSize);
+                        if (batch.Count > 0 && lane != EmbeddingLane.Query)
+                        {
+                            _documentRuns++;
+                        }
+                    }
+                }
+                finally
+                {
+                    gate.Release();
+                }
+
+                if (batch.Count == 0)
+                {
+                    if (ChooseLane(lanes, 0) is null)
+                    {
+                        await Task.WhenAny(lanes.Select(l => _lanes[(int)l].Reader.WaitToReadAsync(token).AsTask())).ConfigureAwait(false);
+                    }
+
                     continue;
                 }
 
-                if (_windows[(int)lane].Count == 0)
-                {
-                    await FillWindowAsync(lane, token).ConfigureAwait(false);
-                }
-
-                var batch = TakeBatch(_windows[(int)lane]);
-                if (batch.Count > 0)
-                {
-                    runs++;
-                    Interlocked.Increment(ref _runsPerLane[(int)lane]);
-                    Run(batch, lane == EmbeddingLane.Query ? EmbeddingPurpose.Query : EmbeddingPurpose.Document);
-                }
+                Interlocked.Increment(ref _runsPerLane[(int)chosen]);
+                Run(batch, chosen == EmbeddingLane.Query ? EmbeddingPurpose.Query : EmbeddingPurpose.Document);
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -138,7 +175,9 @@ public sealed class DynamicBatcher : IAsyncDisposable
         }
     }
 
-    // Each lane belongs to one worker, so its window is only ever touched by that worker.
+    private bool LiveRecently() => Environment.TickCount64 - Volatile.Read(ref _lastLiveRequest) < (long)_options.LiveQuietPeriod.TotalMilliseconds;
+
+    // A lane's window is only touched under its runners' gate.
     private EmbeddingLane? ChooseLane(EmbeddingLane[] lanes, long runs)
     {
         bool HasWork(EmbeddingLane lane) => _windows[(int)lane].Count > 0 || _lanes[(int)lane].Reader.TryPeek(out _);
@@ -187,9 +226,9 @@ public sealed class DynamicBatcher : IAsyncDisposable
     }
 
     // The next run: consecutive texts of the sorted window while both the size and the padded-token budget allow.
-    private List<Request> TakeBatch(Queue<Request> window)
+    private List<Request> TakeBatch(Queue<Request> window, int maxBatchSize)
     {
-        var batch = new List<Request>(_options.MaxBatchSize);
+        var batch = new List<Request>(maxBatchSize);
         var longest = 0;
         while (window.TryPeek(out var next))
         {
@@ -200,7 +239,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
             }
 
             var longestWithNext = Math.Max(longest, next.Tokens);
-            if (batch.Count > 0 && (batch.Count + 1 > _options.MaxBatchSize || (batch.Count + 1) * longestWithNext > _options.MaxPaddedTokens))
+            if (batch.Count > 0 && (batch.Count + 1 > maxBatchSize || (batch.Count + 1) * longestWithNext > _options.MaxPaddedTokens))
             {
                 break;
             }

@@ -50,13 +50,13 @@ internal sealed class IngestBenchmark : IBenchmark
             Console.WriteLine($"ingest benchmark: {corpus.Count:N0} Debian documents with {staticFolder.Name} ({staticFolder.Dimensions} dims), {encoderSubset.Length:N0} with {encoderFolder.Name} (6 layers, token limit {encoderFolder.MaxTokens}); one silo, PostgreSQL log, {Environment.ProcessorCount} cores");
 
             // (a) raw ONNX Runtime on the encoder texts, and the static vectors for the raw COPY.
-            var rawStatic = RawOnnx(staticFolder, corpus.Select(p => p.Content).ToArray(), out var staticVectors);
+            var rawStatic = RawOnnx.Measure(staticFolder, corpus.Select(p => p.Content).ToArray(), new RawOnnx.Configuration(RawBatch, 1, 0), out var staticVectors);
             Console.WriteLine($"raw ONNX Runtime, length-sorted batches of {RawBatch}: static {rawStatic:N0} docs/s");
-            // Every 4th of the same 20k texts: the full set alone would take six minutes of the fifteen.
-            var rawEncoder = RawOnnx(encoderFolder, encoderSubset.Where((_, i) => i % 4 == 0).Select(p => p.Content).ToArray(), out _);
-            Console.WriteLine($"raw ONNX Runtime, length-sorted batches of {RawBatch}: encoder {rawEncoder:F1} docs/s (every 4th of the encoder's texts)");
+            // Every 16th of the same 20k texts, in each plain configuration: the full set alone would take ten minutes.
+            var (rawEncoder, rawConfiguration) = RawOnnx.Best(encoderFolder, encoderSubset.Where((_, i) => i % 16 == 0).Select(p => p.Content).ToArray());
+            Console.WriteLine($"raw ONNX Runtime, encoder: best {rawEncoder:F1} docs/s ({rawConfiguration}, every 16th of the encoder's texts)");
 
-            using var host = BuildSilo(database.ConnectionString);
+            using var host = BenchmarkSilo.Build(database.ConnectionString, "bench-ingest");
             await host.StartAsync(cancellationToken);
             try
             {
@@ -100,45 +100,6 @@ internal sealed class IngestBenchmark : IBenchmark
         {
             Directory.Delete(models, recursive: true);
         }
-    }
-
-    private static IHost BuildSilo(string connectionString)
-    {
-        var ports = LoopbackPorts.GetFree(2);
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.None);
-        builder.UseOrleans(silo =>
-        {
-            silo.UseLocalhostClustering(ports[0], ports[1], serviceId: "bench-ingest", clusterId: "bench-ingest");
-            silo.AddEmbeddingsStorage(o => o.ConnectionString = connectionString);
-            silo.AddPostgresLogStreams("documents");
-            silo.AddEmbeddingIndexer();
-
-            // Only the indexer's grains: the streams benchmark's consumer lives in this assembly too.
-            silo.Configure<GrainTypeOptions>(o => o.Classes.RemoveWhere(t => t.Assembly == typeof(IngestBenchmark).Assembly));
-        });
-        return builder.Build();
-    }
-
-    // The best plain use of the session: texts sorted by length (little padding), fixed batches, one thread of calls.
-    private static double RawOnnx(EmbeddingModelFolder folder, string[] texts, out float[][] vectors)
-    {
-        using var session = new EmbeddingSession(folder);
-        session.Embed(texts.Take(RawBatch).ToArray(), EmbeddingPurpose.Document);
-        vectors = new float[texts.Length][];
-        var order = Enumerable.Range(0, texts.Length).OrderBy(i => texts[i].Length).ToArray();
-        var clock = Stopwatch.StartNew();
-        foreach (var batch in order.Chunk(RawBatch))
-        {
-            var embeddings = session.Embed([.. batch.Select(i => texts[i])], EmbeddingPurpose.Document);
-            for (var k = 0; k < batch.Length; k++)
-            {
-                vectors[batch[k]] = embeddings[k].Vector;
-            }
-        }
-
-        return texts.Length / clock.Elapsed.TotalSeconds;
     }
 
     private static async Task<double> IngestAsync(

@@ -111,6 +111,30 @@ public sealed class DynamicBatcherTests(StaticModelFixture model) : IClassFixtur
     }
 
     [Fact]
+    public async Task EmbedAsync_BulkWhileLiveChangesArrive_RunsShortBulkBatches()
+    {
+        var sizes = new ConcurrentQueue<(int Size, bool Bulk)>();
+        await using var batcher = new DynamicBatcher(
+            (batch, purpose) =>
+            {
+                sizes.Enqueue((batch.Count, batch[0].StartsWith("bulk", StringComparison.Ordinal)));
+                return _session.Embed(batch, purpose);
+            },
+            new DynamicBatcherOptions { MaxBatchSize = 16, BulkBatchUnderLiveLoad = 4, LiveQuietPeriod = TimeSpan.FromSeconds(30) });
+
+        // Without live traffic the bulk lane runs full batches.
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(i => batcher.EmbedAsync($"bulk-a{i}", EmbeddingLane.Bulk, Cancellation)));
+        Assert.Contains(sizes, s => s.Bulk && s.Size == 16);
+
+        // Once a live change arrived, no bulk run is longer than 4 texts (for the quiet period).
+        await batcher.EmbedAsync("live change", EmbeddingLane.Live, Cancellation);
+        sizes.Clear();
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(i => batcher.EmbedAsync($"bulk-b{i}", EmbeddingLane.Bulk, Cancellation)));
+        Assert.All(sizes.Where(s => s.Bulk), s => Assert.InRange(s.Size, 1, 4));
+        Assert.True(sizes.Count(s => s.Bulk) >= 8);
+    }
+
+    [Fact]
     public async Task EmbedAsync_FailedRun_FailsOnlyItsOwnRequests()
     {
         await using var batcher = new DynamicBatcher(

@@ -1,10 +1,14 @@
+using Orleans.Core.Internal;
 using Orleans.Embeddings.Rollouts;
 using Orleans.Embeddings.Tests.Indexing;
 using static Orleans.Embeddings.Tests.Rollouts.RolloutAssertions;
 
 namespace Orleans.Embeddings.Tests.Rollouts;
 
-/// <summary>A silo dies during the bulk load: its shard ranges resume from their checkpoints elsewhere and the version still converges.</summary>
+/// <summary>
+/// A silo dies during the bulk load and the coordinator loses its activation: the shard ranges of the dead silo resume
+/// from their checkpoints on the other one, the coordinator from its stored state, and the version still converges.
+/// </summary>
 public sealed class RolloutSiloLossTests(IndexerCluster indexer) : IClassFixture<IndexerCluster>
 {
     [Fact]
@@ -28,6 +32,9 @@ public sealed class RolloutSiloLossTests(IndexerCluster indexer) : IClassFixture
         // Kill silo B once the load has committed some pages, well before it ends.
         await WaitForStatusAsync(coordinator, s => s.Rollout is { Step: "loading", Done: >= 500 }, TimeSpan.FromSeconds(120), "500 documents loaded");
         var before = await CheckpointsAsync();
+
+        // The coordinator loses its activation too (wherever it was): it must resume from its stored state.
+        await coordinator.Cast<IGrainManagementExtension>().DeactivateOnIdle(ct);
         await indexer.Cluster.KillSiloAsync(indexer.Cluster.Silos[1], ct);
 
         var ready = await WaitForStatusAsync(coordinator, s => s.Version("v2").State == VersionState.Ready, TimeSpan.FromSeconds(180), "v2 Ready after the kill");

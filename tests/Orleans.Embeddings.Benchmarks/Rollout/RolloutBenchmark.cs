@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+using Orleans.Embeddings.Client.Publishing;
+using Orleans.Embeddings.Collections;
+using Orleans.Embeddings.Documents;
+using Orleans.Embeddings.Indexing;
+using Orleans.Embeddings.Inference.Builders;
+using Orleans.Embeddings.Inference.Models;
+using Orleans.Embeddings.Rollouts;
+using Orleans.Embeddings.Storage.Naming;
+using Orleans.Runtime;
+
+namespace Orleans.Embeddings.Benchmarks.Rollout;
+
+/// <summary>
+/// Two zero-downtime rollouts on one silo, each under a steady live load of upserts and deletes: static v1 → the
+/// minilm-l6 encoder on a 20k-document subset (5 changes/s, each embedded by both versions), and static v1 → another
+/// static model on the whole corpus (200 changes/s). Measured: embeddings/s into the new version while it loads (bulk +
+/// live) against raw ONNX Runtime on the same texts, live change-to-committed p99 during the load against the same load
+/// once the version is Ready (both versions still written, no bulk work), and the time to Ready.
+/// </summary>
+internal sealed class RolloutBenchmark : IBenchmark
+{
+    private const int EncoderDocuments = 20_000;
+    private const int EncoderTokenLimit = 128; // as in the ingest benchmark
+    private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(20);
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var total = Stopwatch.StartNew();
+        var corpus = await DebianCorpus.LoadAsync(cancellationToken);
+        var subset = corpus.OrderBy(p => p.Id, StringComparer.Ordinal).Where((_, i) => i % (corpus.Count / EncoderDocuments) == 0).Take(EncoderDocuments).ToArray();
+        var models = Directory.CreateTempSubdirectory("oe-bench-rollout-").FullName;
+        try
+        {
+            var texts = corpus.Select(p => p.Content).ToArray();
+            var v1 = new StaticEmbeddingModelBuilder { Dimensions = 256 }.Build(texts, Path.Combine(models, "static-v1"), "debian-static-v1");
+            var v2 = new StaticEmbeddingModelBuilder { Dimensions = 384, Seed = 7 }.Build(texts, Path.Combine(models, "static-v2"), "debian-static-v2");
+            var (encoder, _) = new EncoderModelBuilder { Configuration = EncoderConfiguration.MiniLmL6 with { MaxPositions = EncoderTokenLimit } }.Build(texts, Path.Combine(models, "minilm"), "minilm-l6-seeded");
+
+            // Raw ONNX Runtime on every 16th text of the encoder's subset, in its best plain configuration.
+            Console.WriteLine($"rollout benchmark: one silo, {Environment.ProcessorCount} cores");
+            var (rawEncoder, rawConfiguration) = RawOnnx.Best(encoder, subset.Where((_, i) => i % 16 == 0).Select(p => p.Content).ToArray());
+            Console.WriteLine($"raw ONNX Runtime, minilm-l6 (token limit {EncoderTokenLimit}): best {rawEncoder:F1} docs/s ({rawConfiguration})");
+
+            await using var database = await BenchmarkDatabase.CreateAsync("rollout", cancellationToken);
+            using var host = BenchmarkSilo.Build(database.ConnectionString, "bench-rollout", o =>
+            {
+                o.Rollouts.TickInterval = TimeSpan.FromMilliseconds(250);
+                o.Rollouts.SupervisorInterval = TimeSpan.FromSeconds(2);
+            });
+            await host.StartAsync(cancellationToken);
+            try
+            {
+                await using var publisher = new PostgresLogPublisher(database.DataSource, "documents");
+                var encoderRun = await RunScenarioAsync(host, database.DataSource, publisher, "enc", v1, encoder, subset, changesPerSecond: 5, cancellationToken);
+                var staticRun = await RunScenarioAsync(host, database.DataSource, publisher, "static", v1, v2, corpus, changesPerSecond: 200, cancellationToken);
+
+                var loadVsRaw = encoderRun.EmbeddingsPerSecond / rawEncoder;
+                Console.WriteLine();
+                Console.WriteLine($"{"rollout",-44} {"encoder (20k)",14} {"static (64k)",14}");
+                Console.WriteLine($"{"live load, changes/s",-44} {5,14} {200,14}");
+                Console.WriteLine($"{"time to Ready, s",-44} {encoderRun.ReadySeconds,14:F1} {staticRun.ReadySeconds,14:F1}");
+                Console.WriteLine($"{"embeddings/s into the new version (bulk+live)",-44} {encoderRun.EmbeddingsPerSecond,14:F1} {staticRun.EmbeddingsPerSecond,14:F0}");
+                Console.WriteLine($"{"live p50 / p99 during the load, ms",-44} {$"{encoderRun.LoadP50:F0} / {encoderRun.LoadP99:F0}",14} {$"{staticRun.LoadP50:F0} / {staticRun.LoadP99:F0}",14}");
+                Console.WriteLine($"{"live p50 / p99 when Ready (idle), ms",-44} {$"{encoderRun.IdleP50:F0} / {encoderRun.IdleP99:F0}",14} {$"{staticRun.IdleP50:F0} / {staticRun.IdleP99:F0}",14}");
+                Console.WriteLine($"{"live p99 ratio (load / idle)",-44} {encoderRun.P99Ratio,14:F2} {staticRun.P99Ratio,14:F2}");
+                Console.WriteLine($"{"live changes measured (load / idle)",-44} {$"{encoderRun.LoadCount} / {encoderRun.IdleCount}",14} {$"{staticRun.LoadCount} / {staticRun.IdleCount}",14}");
+                Console.WriteLine($"load/raw ONNX {loadVsRaw:F2} (target >= 0.9: {(loadVsRaw >= 0.9 ? "met" : "NOT met")}); " +
+                    $"live p99 ratio {Math.Max(encoderRun.P99Ratio, staticRun.P99Ratio):F2} (target <= 2: {(Math.Max(encoderRun.P99Ratio, staticRun.P99Ratio) <= 2 ? "met" : "NOT met")})");
+                Console.WriteLine($"total {total.Elapsed.TotalSeconds:F0} s");
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"RESULT rollout load_vs_raw_onnx={loadVsRaw:F3} live_p99_ratio={Math.Max(encoderRun.P99Ratio, staticRun.P99Ratio):F2} ready_s_encoder={encoderRun.ReadySeconds:F1} ready_s_static={staticRun.ReadySeconds:F1} " +
+                    $"encoder_embeddings_per_s={encoderRun.EmbeddingsPerSecond:F1} raw_onnx_docs_per_s={rawEncoder:F1} live_p99_ratio_encoder={encoderRun.P99Ratio:F2} live_p99_ratio_static={staticRun.P99Ratio:F2} " +
+                    $"static_embeddings_per_s={staticRun.EmbeddingsPerSecond:F0}"));
+            }
+            finally
+            {
+                await host.StopAsync(CancellationToken.None);
+            }
+        }
+        finally
+        {
+            Directory.Delete(models, recursive: true);
+        }
+    }
+
+    private static async Task<ScenarioResult> RunScenarioAsync(
+        IHost host, NpgsqlDataSource dataSource, IDocumentChangePublisher publisher, string collection, EmbeddingModelFolder from, EmbeddingModelFolder to,
+        IReadOnlyList<DebianCorpus.Package> packages, int changesPerSecond, CancellationToken cancellationToken)
+    {
+        var setup = host.Services.GetRequiredService<CollectionSetup>();
+        var grains = host.Services.GetRequiredService<IGrainFactory>();
+        var silo = host.Services.GetRequiredService<ILocalSiloDetails>().Name;
+        var table = await setup.CreateAsync(collection, "v1", from.Directory, cancellationToken: cancellationToken);
+        var clock = Stopwatch.StartNew();
+        foreach (var chunk in packages.Chunk(5_000))
+        {
+            await publisher.PublishManyAsync([.. chunk.Select(p => new DocumentChange(collection, p.Id, DocumentOperation.Upsert, null, p.Content, "{}"))], cancellationToken);
+        }
+
+        await WaitForCountAsync(dataSource, table.QuotedTable, packages.Count, cancellationToken);
+        Console.WriteLine($"{collection}: {packages.Count:N0} documents indexed with v1 ({from.Name}) in {clock.Elapsed.TotalSeconds:F0} s; rolling out v2 ({to.Name}) under {changesPerSecond} live changes/s");
+
+        using var stopLive = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var live = RunLiveLoadAsync(publisher, collection, packages, changesPerSecond, stopLive.Token);
+        var coordinator = grains.GetGrain<IVersionCoordinatorGrain>(collection);
+        var worker = grains.GetGrain<IEmbeddingWorkerGrain>(new WorkerKey(collection, "v2", silo, "cpu").ToString());
+        await coordinator.RegisterModelAsync("v2", to.Directory);
+        var started = Stopwatch.StartNew();
+        await coordinator.StartRolloutAsync("v2");
+
+        DateTimeOffset? loadStart = null, loadEnd = null;
+        long textsAtStart = 0, textsAtEnd = 0;
+        string lastLine = string.Empty;
+        while (true)
+        {
+            var status = await coordinator.GetStatusAsync();
+            var run = status.Rollout!;
+            if (loadStart is null && run.Step == "loading")
+            {
+                (loadStart, textsAtStart) = (DateTimeOffset.UtcNow, (await worker.GetStatisticsAsync()).TextsEmbedded);
+            }
+
+            if (loadStart is not null && loadEnd is null && run.Step is "indexing" or "ready")
+            {
+                (loadEnd, textsAtEnd) = (DateTimeOffset.UtcNow, (await worker.GetStatisticsAsync()).TextsEmbedded);
+            }
+
+            if (run.Step is "failed" or "cancelled")
+            {
+                throw new InvalidOperationException($"The rollout of {collection} failed: {run.Error}");
+            }
+
+            if (run.Step == "ready")
+            {
+                break;
+            }
+
+            var line = $"  {run.Step} pass {run.Pass}: {run.Done:N0}/{run.Total:N0} ({run.DocumentsPerSecond:F1}/s)";
+            if (line != lastLine && started.Elapsed.TotalSeconds % 30 < 1)
+            {
+                Console.WriteLine(line);
+                lastLine = line;
+            }
+
+            await Task.Delay(250, cancellationToken);
+        }
+
+        var readySeconds = started.Elapsed.TotalSeconds;
+        var readyAt = DateTimeOffset.UtcNow;
+        await Task.Delay(IdleWindow, cancellationToken);
+        var idleEnd = DateTimeOffset.UtcNow;
+        await stopLive.CancelAsync();
+        await live;
+        await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken);
+
+        var tables = new[] { table.QuotedTable, StorageNames.Quote(StorageNames.VersionTableName(collection, "v2")) };
+        var during = await LatencyAsync(dataSource, collection, tables, loadStart!.Value, loadEnd!.Value, cancellationToken);
+        var idle = await LatencyAsync(dataSource, collection, tables, readyAt, idleEnd, cancellationToken);
+        var embeddingsPerSecond = (textsAtEnd - textsAtStart) / (loadEnd.Value - loadStart.Value).TotalSeconds;
+        Console.WriteLine($"{collection}: Ready after {readySeconds:F1} s; load {(loadEnd.Value - loadStart.Value).TotalSeconds:F1} s at {embeddingsPerSecond:F1} embeddings/s; " +
+            $"live p99 {during.P99:F0} ms during the load, {idle.P99:F0} ms when Ready");
+        return new ScenarioResult(readySeconds, embeddingsPerSecond, during.P50, during.P99, during.Count, idle.P50, idle.P99, idle.Count);
+    }
+
+    // Upserts (a revised text) and deletes (one in five) of random documents at a steady rate; the log position is the seq.
+    private static async Task RunLiveLoadAsync(IDocumentChangePublisher publisher, string collection, IReadOnlyList<DebianCorpus.Package> packages, int perSecond, CancellationToken cancellationToken)
+    {
+        var random = new Random(11);
+        var ticksPerSecond = Math.Min(perSecond, 20);
+        var perTick = perSecond / ticksPerSecond;
+        var clock = Stopwatch.StartNew();
+        for (var tick = 1; !cancellationToken.IsCancellationRequested; tick++)
+        {
+            var batch = Enumerable.Range(0, perTick).Select(_ => packages[random.Next(packages.Count)]).DistinctBy(p => p.Id)
+                .Select(p => random.Next(5) == 0
+                    ? new DocumentChange(collection, p.Id, DocumentOperation.Delete, null, null, "{}")
+                    : new DocumentChange(collection, p.Id, DocumentOperation.Upsert, null, $"{p.Content} (revision {tick})", "{}"))
+                .ToList();
+            await publisher.PublishManyAsync(batch, CancellationToken.None);
+            var due = TimeSpan.FromSeconds((double)tick / ticksPerSecond);
+            if (clock.Elapsed < due)
+            {
+                try
+                {
+                    await Task.Delay(due - clock.Elapsed, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    // Change-to-committed of the live changes published in [from, to): from the log row's enqueue to the later of
+    // the two version tables' writes of that seq (a change superseded before both wrote it is not counted).
+    private static async Task<(double P50, double P99, long Count)> LatencyAsync(
+        NpgsqlDataSource dataSource, string collection, string[] tables, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"""
+            SELECT count(*), coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), 0), coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), 0)
+              FROM (SELECT extract(epoch FROM greatest(a.updated_at, b.updated_at) - l.enqueued_at) * 1000 AS ms
+                      FROM embeddings_stream_log l
+                      JOIN {tables[0]} a ON a.id = l.document_id AND a.seq = l.position
+                      JOIN {tables[1]} b ON b.id = l.document_id AND b.seq = l.position
+                     WHERE l.collection = @collection AND l.enqueued_at >= @from AND l.enqueued_at < @to) latencies
+            """);
+        command.Parameters.AddWithValue("collection", collection);
+        command.Parameters.AddWithValue("from", from);
+        command.Parameters.AddWithValue("to", to);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetDouble(1), reader.GetDouble(2), reader.GetInt64(0));
+    }
+
+    private static async Task WaitForCountAsync(NpgsqlDataSource dataSource, string table, int expected, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            await using var command = dataSource.CreateCommand($"SELECT count(*) FROM {table}");
+            if ((long)(await command.ExecuteScalarAsync(cancellationToken))! >= expected)
+            {
+                return;
+            }
+
+            await Task.Delay(200, cancellationToken);
+        }
+    }
+
+    private sealed record ScenarioResult(double ReadySeconds, double EmbeddingsPerSecond, double LoadP50, double LoadP99, long LoadCount, double IdleP50, double IdleP99, long IdleCount)
+    {
+        public double P99Ratio => IdleP99 > 0 ? LoadP99 / IdleP99 : double.NaN;
+    }
+}
