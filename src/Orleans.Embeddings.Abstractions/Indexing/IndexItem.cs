@@ -9,13 +9,18 @@ namespace Orleans.Embeddings.Indexing;
 /// Only the metadata changed: the worker moves the row to <paramref name="Seq"/> with the new metadata without calling
 /// the model, and embeds <paramref name="Content"/> only if the table has no live row for the document.
 /// </param>
+/// <param name="Redelivery">
+/// The change was delivered again (after a crash or timeout) and may already be written: the worker skips it where the
+/// table holds this seq or a newer one, instead of embedding it again.
+/// </param>
 [GenerateSerializer, Immutable]
 public sealed record IndexItem(
     [property: Id(0)] string Id,
     [property: Id(1)] long Seq,
     [property: Id(2)] string? Content,
     [property: Id(3)] string MetadataJson,
-    [property: Id(4)] bool MetadataOnly = false)
+    [property: Id(4)] bool MetadataOnly = false,
+    [property: Id(5)] bool Redelivery = false)
 {
     /// <summary>True for a tombstone (a deleted document).</summary>
     public bool IsTombstone => Content is null;

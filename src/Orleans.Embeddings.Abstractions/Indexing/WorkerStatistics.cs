@@ -6,10 +6,12 @@ namespace Orleans.Embeddings.Indexing;
 /// <param name="TextsEmbedded">Texts sent through the model (documents and queries).</param>
 /// <param name="RowsWritten">Rows written into the version's table (vectors and tombstones).</param>
 /// <param name="MetadataUpdates">Metadata-only updates (no model call).</param>
+/// <param name="RedeliveriesSkipped">Redelivered changes not embedded again because the table already held them.</param>
 [GenerateSerializer, Immutable]
 public sealed record WorkerStatistics(
     [property: Id(0)] string Silo,
     [property: Id(1)] string Device,
     [property: Id(2)] long TextsEmbedded,
     [property: Id(3)] long RowsWritten,
-    [property: Id(4)] long MetadataUpdates);
+    [property: Id(4)] long MetadataUpdates,
+    [property: Id(5)] long RedeliveriesSkipped = 0);

@@ -33,6 +33,9 @@ public sealed class DynamicBatcher : IAsyncDisposable
     private Func<string, int> _estimateTokens;
     private long _lastLiveRequest = long.MinValue / 2;
     private long _documentRuns;
+    private readonly SemaphoreSlim _querySignal = new(0);
+    private readonly SemaphoreSlim _documentSignal = new(0);
+    private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Batches for an <see cref="EmbeddingSession"/>.</summary>
     public DynamicBatcher(EmbeddingSession session, DynamicBatcherOptions? options = null)
@@ -60,8 +63,8 @@ public sealed class DynamicBatcher : IAsyncDisposable
         var queryGate = new SemaphoreSlim(1);
         var documentGate = new SemaphoreSlim(1);
         _workers = [
-            Task.Run(() => RunAsync(s_queryWorkerLanes, queryGate)),
-            .. Enumerable.Range(0, _options.DocumentRunners).Select(_ => Task.Run(() => RunAsync(s_documentWorkerLanes, documentGate))),
+            StartRunner(s_queryWorkerLanes, queryGate, _querySignal, "embedding-batcher-query"),
+            .. Enumerable.Range(0, _options.DocumentRunners).Select(i => StartRunner(s_documentWorkerLanes, documentGate, _documentSignal, $"embedding-batcher-documents-{i}")),
         ];
     }
 
@@ -86,6 +89,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         }
 
         await _lanes[(int)lane].Writer.WriteAsync(request, cancellationToken).ConfigureAwait(false);
+        Wake(lane == EmbeddingLane.Query ? _querySignal : _documentSignal);
         await using var registration = cancellationToken.Register(static state => ((Request)state!).Cancel(), request).ConfigureAwait(false);
         return await request.Completion.Task.ConfigureAwait(false);
     }
@@ -104,6 +108,8 @@ public sealed class DynamicBatcher : IAsyncDisposable
             lane.Writer.TryComplete();
         }
 
+        Wake(_querySignal);
+        Wake(_documentSignal);
         await Task.WhenAll(_workers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         var disposed = new ObjectDisposedException(nameof(DynamicBatcher));
         foreach (var (lane, window) in _lanes.Zip(_windows))
@@ -117,7 +123,32 @@ public sealed class DynamicBatcher : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private async Task RunAsync(EmbeddingLane[] lanes, SemaphoreSlim gate)
+    // A runner is a dedicated thread: a model run blocks its thread for as long as it takes, which on the .NET thread
+    // pool would starve everything else in the process (Orleans' scheduler among it) on a small machine.
+    private Task StartRunner(EmbeddingLane[] lanes, SemaphoreSlim gate, SemaphoreSlim signal, string name)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                RunLoop(lanes, gate, signal);
+                done.TrySetResult();
+            }
+            catch (Exception ex)
+            {
+                done.TrySetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = name,
+        };
+        thread.Start();
+        return done.Task;
+    }
+
+    private void RunLoop(EmbeddingLane[] lanes, SemaphoreSlim gate, SemaphoreSlim signal)
     {
         var token = _stopping.Token;
         try
@@ -126,21 +157,16 @@ public sealed class DynamicBatcher : IAsyncDisposable
             {
                 // Choosing a lane and cutting a batch from its window happen under the gate (several runners may share
                 // the document lanes); the model run does not.
-                List<Request> batch;
-                EmbeddingLane chosen;
-                await gate.WaitAsync(token).ConfigureAwait(false);
+                var batch = new List<Request>();
+                var chosen = lanes[0];
+                gate.Wait(token);
                 try
                 {
-                    if (ChooseLane(lanes, _documentRuns) is not { } lane)
-                    {
-                        batch = [];
-                        chosen = lanes[0];
-                    }
-                    else
+                    if (ChooseLane(lanes, _documentRuns) is { } lane)
                     {
                         if (_windows[(int)lane].Count == 0)
                         {
-                            await FillWindowAsync(lane, token).ConfigureAwait(false);
+                            FillWindow(lane, token);
                         }
 
                         chosen = lane;
@@ -158,12 +184,13 @@ public sealed class DynamicBatcher : IAsyncDisposable
 
                 if (batch.Count == 0)
                 {
-                    if (ChooseLane(lanes, 0) is null)
-                    {
-                        await Task.WhenAny(lanes.Select(l => _lanes[(int)l].Reader.WaitToReadAsync(token).AsTask())).ConfigureAwait(false);
-                    }
-
+                    signal.Wait(IdlePoll, token); // woken by the next request of these lanes
                     continue;
+                }
+
+                if (ChooseLane(lanes, 0) is not null)
+                {
+                    Wake(signal); // more work: another runner of these lanes may take it meanwhile
                 }
 
                 Interlocked.Increment(ref _runsPerLane[(int)chosen]);
@@ -172,6 +199,20 @@ public sealed class DynamicBatcher : IAsyncDisposable
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
+        }
+    }
+
+    private static void Wake(SemaphoreSlim signal)
+    {
+        if (signal.CurrentCount == 0)
+        {
+            try
+            {
+                signal.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+            }
         }
     }
 
@@ -199,7 +240,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
     }
 
     // Takes what the lane holds, waits MaxWait once if that is less than a batch, then sorts the window by length.
-    private async Task FillWindowAsync(EmbeddingLane lane, CancellationToken token)
+    private void FillWindow(EmbeddingLane lane, CancellationToken token)
     {
         var reader = _lanes[(int)lane].Reader;
         var capacity = _options.MaxBatchSize * _options.SortWindowBatches;
@@ -215,7 +256,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         Drain();
         if (taken.Count < _options.MaxBatchSize && _options.MaxWait > TimeSpan.Zero)
         {
-            await Task.Delay(_options.MaxWait, token).ConfigureAwait(false);
+            token.WaitHandle.WaitOne(_options.MaxWait);
             Drain();
         }
 

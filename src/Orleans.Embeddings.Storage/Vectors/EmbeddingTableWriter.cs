@@ -102,6 +102,23 @@ public sealed class EmbeddingTableWriter(NpgsqlDataSource dataSource)
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
+    /// <summary>The stored seq of each of <paramref name="ids"/> that has a row (live or tombstone) in the version's table.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> GetSeqsAsync(VersionTable table, IReadOnlyCollection<string> ids, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(ids);
+        await using var command = dataSource.CreateCommand($"SELECT id, seq FROM {table.QuotedTable} WHERE id = ANY(@ids)");
+        command.Parameters.AddWithValue("ids", ids.ToArray());
+        var seqs = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            seqs[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return seqs;
+    }
+
     /// <summary>
     /// Removes tombstones written before <paramref name="olderThan"/>. Only safe when no bulk load or
     /// reconciliation of this version can still run (DESIGN invariant 3).

@@ -34,6 +34,7 @@ internal sealed class DocumentGrain(DocumentStore documents, DocumentWriteBatche
         var written = await writes.WriteAsync(
             collection, new DocumentUpsert(id, seq, change.Operation == DocumentOperation.Delete ? null : change.Content, change.MetadataJson));
         var contentChanged = written.ContentChanged;
+        var redelivery = false;
         if (!written.Applied)
         {
             var stored = await documents.GetAsync(collection, id);
@@ -42,9 +43,10 @@ internal sealed class DocumentGrain(DocumentStore documents, DocumentWriteBatche
                 return; // stale: a newer change is already stored
             }
 
-            // A duplicate (redelivered after a crash): the fan-out may not have finished, so do it again; every
-            // write is guarded by seq, so what was written already is left alone.
+            // A duplicate (redelivered after a crash): the fan-out may not have finished, so do it again; the
+            // workers skip the targets that already hold this seq, and every write is guarded by seq.
             contentChanged = true;
+            redelivery = true;
         }
 
         // The write targets are read only now, after the document is stored: a rollout starts loading a new version
@@ -53,8 +55,8 @@ internal sealed class DocumentGrain(DocumentStore documents, DocumentWriteBatche
         var table = await routing.GetAsync(collection)
             ?? throw new InvalidOperationException($"Collection {collection} has no routing.");
         var item = change.Operation == DocumentOperation.Delete
-            ? new IndexItem(id, seq, null, "{}")
-            : new IndexItem(id, seq, change.Content, change.MetadataJson, MetadataOnly: !contentChanged);
+            ? new IndexItem(id, seq, null, "{}", Redelivery: redelivery)
+            : new IndexItem(id, seq, change.Content, change.MetadataJson, MetadataOnly: !contentChanged, Redelivery: redelivery);
         await Task.WhenAll(table.WriteTargets.Select(version => workers.CallAsync(collection, version, worker => worker.IndexAsync([item]))));
     }
 }

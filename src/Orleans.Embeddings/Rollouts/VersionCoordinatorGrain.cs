@@ -552,7 +552,7 @@ internal sealed partial class VersionCoordinatorGrain(
         SetState(GetVersion(run.Version), VersionState.Reconciling);
         if (_indexBuild is null || _indexBuildVersion != run.Version)
         {
-            var hnsw = new HnswIndexOptions { M = _options.HnswM, EfConstruction = _options.HnswEfConstruction };
+            var hnsw = new HnswIndexOptions { M = _options.HnswM, EfConstruction = _options.HnswEfConstruction, MaxParallelMaintenanceWorkers = _options.IndexBuildWorkers };
             _indexBuildVersion = run.Version;
             _indexBuild = Task.Run(() => indexes.BuildAsync(table, hnsw));
             LogIndexing(logger, _collection, run.Version);

@@ -25,6 +25,7 @@ internal sealed class EmbeddingWorkerGrain(ModelSessions sessions, EmbeddingTabl
     private WorkerKey _key;
     private long _textsEmbedded;
     private long _metadataUpdates;
+    private long _redeliveriesSkipped;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -53,11 +54,16 @@ internal sealed class EmbeddingWorkerGrain(ModelSessions sessions, EmbeddingTabl
     }
 
     public Task<WorkerStatistics> GetStatisticsAsync() =>
-        Task.FromResult(new WorkerStatistics(silo.Name, _key.Device, Interlocked.Read(ref _textsEmbedded), _rows.RowsWritten, Interlocked.Read(ref _metadataUpdates)));
+        Task.FromResult(new WorkerStatistics(silo.Name, _key.Device, Interlocked.Read(ref _textsEmbedded), _rows.RowsWritten, Interlocked.Read(ref _metadataUpdates), Interlocked.Read(ref _redeliveriesSkipped)));
 
     private async Task IndexAsync(IReadOnlyList<IndexItem> items, EmbeddingLane lane)
     {
         ArgumentNullException.ThrowIfNull(items);
+        if (items.Any(i => i.Redelivery))
+        {
+            items = await SkipWrittenAsync(items);
+        }
+
         if (items.Any(i => i.MetadataOnly))
         {
             items = await UpdateMetadataAsync(items);
@@ -83,6 +89,15 @@ internal sealed class EmbeddingWorkerGrain(ModelSessions sessions, EmbeddingTabl
 
         Interlocked.Add(ref _textsEmbedded, embeddings.Count(e => e is not null));
         await _rows.WriteAsync(rows);
+    }
+
+    // A redelivered change that this version already holds (at its seq or newer) is not embedded again.
+    private async Task<IReadOnlyList<IndexItem>> SkipWrittenAsync(IReadOnlyList<IndexItem> items)
+    {
+        var stored = await writer.GetSeqsAsync(_table, [.. items.Where(i => i.Redelivery).Select(i => i.Id)]);
+        var remaining = items.Where(i => !i.Redelivery || !stored.TryGetValue(i.Id, out var seq) || seq < i.Seq).ToList();
+        Interlocked.Add(ref _redeliveriesSkipped, items.Count - remaining.Count);
+        return remaining;
     }
 
     // Metadata-only changes move the row without the model; one whose row is missing or deleted here (say, a

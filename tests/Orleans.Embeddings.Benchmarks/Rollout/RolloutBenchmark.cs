@@ -26,7 +26,7 @@ internal sealed class RolloutBenchmark : IBenchmark
 {
     private const int EncoderDocuments = 20_000;
     private const int EncoderTokenLimit = 128; // as in the ingest benchmark
-    private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(30);
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
@@ -151,6 +151,9 @@ internal sealed class RolloutBenchmark : IBenchmark
         }
 
         var readySeconds = started.Elapsed.TotalSeconds;
+
+        // Idle: the same live load once the version is Ready and the changes that queued during the index build are done.
+        await WaitForCaughtUpAsync(dataSource, collection, cancellationToken);
         var readyAt = DateTimeOffset.UtcNow;
         await Task.Delay(IdleWindow, cancellationToken);
         var idleEnd = DateTimeOffset.UtcNow;
@@ -217,6 +220,25 @@ internal sealed class RolloutBenchmark : IBenchmark
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return (reader.GetDouble(1), reader.GetDouble(2), reader.GetInt64(0));
+    }
+
+    private static async Task WaitForCaughtUpAsync(NpgsqlDataSource dataSource, string collection, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            await using var command = dataSource.CreateCommand(
+                "SELECT count(*) FROM embeddings_stream_log WHERE collection = @collection AND acked_at IS NULL AND enqueued_at < now() - interval '1 second'");
+            command.Parameters.AddWithValue("collection", collection);
+            if ((long)(await command.ExecuteScalarAsync(cancellationToken))! == 0)
+            {
+                return;
+            }
+
+            await Task.Delay(250, cancellationToken);
+        }
+
+        Console.WriteLine($"{collection}: the live backlog did not drain within two minutes of Ready");
     }
 
     private static async Task WaitForCountAsync(NpgsqlDataSource dataSource, string table, int expected, CancellationToken cancellationToken)

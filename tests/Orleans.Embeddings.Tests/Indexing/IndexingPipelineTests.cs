@@ -71,6 +71,34 @@ public sealed class IndexingPipelineTests(IndexerCluster indexer) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_redelivered_change_already_written_is_not_embedded_again()
+    {
+        var table = await indexer.CreateCollectionAsync("redeliver");
+        await using var publisher = indexer.CreatePublisher();
+        var change = new DocumentChange("redeliver", "r1", DocumentOperation.Upsert, 5, IndexerCluster.Text(5), "{}");
+        await publisher.PublishAsync(change, Ct);
+        await indexer.WaitForAsync($"SELECT count(*) FROM {table.QuotedTable} WHERE id = $1 AND seq = 5", "r1", 1, TimeSpan.FromSeconds(30));
+        var before = await indexer.TotalsAsync(indexer.Cluster, "redeliver", "v1");
+
+        // The same change again (what a redelivery after a crash looks like to the document grain).
+        await publisher.PublishAsync(change, Ct);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        long skipped = 0;
+        while (skipped == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100, Ct);
+            skipped = 0;
+            foreach (var silo in indexer.Cluster.GetActiveSilos())
+            {
+                skipped += (await indexer.Worker("redeliver", "v1", silo.Name).GetStatisticsAsync()).RedeliveriesSkipped;
+            }
+        }
+
+        Assert.Equal(1, skipped);
+        Assert.Equal(before.Texts, (await indexer.TotalsAsync(indexer.Cluster, "redeliver", "v1")).Texts);
+    }
+
+    [Fact]
     public async Task Deletes_remove_hits_and_an_older_change_does_not_bring_them_back()
     {
         var table = await indexer.CreateCollectionAsync("deletes");
