@@ -19,29 +19,9 @@ public sealed class ReconciliationQueries(NpgsqlDataSource dataSource)
     /// the live dual-write, which had reached every silo by then.
     /// </summary>
     public async Task<IReadOnlyList<PendingDocument>> ReadPendingDocumentsAsync(
-        VersionTable table, int shard, string? afterId, int limit, DateTimeOffset? updatedBefore, CancellationToken cancellationToken = default)
-    {
-        await using var command = CreatePageCommand(
-            table, shard, afterId, limit, updatedBefore,
-            $"""
-            SELECT d.id, d.seq, d.content, d.metadata::text
-              FROM embeddings_documents d
-              LEFT JOIN {table.QuotedTable} e ON e.id = d.id
-             WHERE d.collection = @collection AND d.shard = @shard AND (@after::text IS NULL OR d.id > @after)
-               AND (@before::timestamptz IS NULL OR d.updated_at < @before)
-               AND NOT d.deleted AND (e.id IS NULL OR e.seq < d.seq)
-             ORDER BY d.id
-             LIMIT @limit
-            """);
-        var page = new List<PendingDocument>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            page.Add(new PendingDocument(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3)));
-        }
-
-        return page;
-    }
+        VersionTable table, int shard, string? afterId, int limit, DateTimeOffset? updatedBefore, CancellationToken cancellationToken = default) =>
+        [.. (await ReadPageAsync(table, shard, afterId, limit, updatedBefore, StaleDocument, cancellationToken).ConfigureAwait(false))
+            .Select(p => new PendingDocument(p.Id, p.Seq, p.Content!, p.MetadataJson))];
 
     /// <summary>
     /// Documents of <paramref name="shard"/> deleted at a higher seq than their still-live row in the version
@@ -49,60 +29,18 @@ public sealed class ReconciliationQueries(NpgsqlDataSource dataSource)
     /// <paramref name="updatedBefore"/>, only deletes before it).
     /// </summary>
     public async Task<IReadOnlyList<PendingTombstone>> ReadPendingTombstonesAsync(
-        VersionTable table, int shard, string? afterId, int limit, DateTimeOffset? updatedBefore, CancellationToken cancellationToken = default)
-    {
-        await using var command = CreatePageCommand(
-            table, shard, afterId, limit, updatedBefore,
-            $"""
-            SELECT d.id, d.seq
-              FROM embeddings_documents d
-              JOIN {table.QuotedTable} e ON e.id = d.id
-             WHERE d.collection = @collection AND d.shard = @shard AND (@after::text IS NULL OR d.id > @after)
-               AND (@before::timestamptz IS NULL OR d.updated_at < @before)
-               AND d.deleted AND NOT e.deleted AND e.seq < d.seq
-             ORDER BY d.id
-             LIMIT @limit
-            """);
-        var page = new List<PendingTombstone>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            page.Add(new PendingTombstone(reader.GetString(0), reader.GetInt64(1)));
-        }
-
-        return page;
-    }
+        VersionTable table, int shard, string? afterId, int limit, DateTimeOffset? updatedBefore, CancellationToken cancellationToken = default) =>
+        [.. (await ReadPageAsync(table, shard, afterId, limit, updatedBefore, MissingTombstone, cancellationToken).ConfigureAwait(false))
+            .Select(p => new PendingTombstone(p.Id, p.Seq))];
 
     /// <summary>
     /// One keyset page of everything <paramref name="shard"/> lacks in the version after <paramref name="afterId"/>, in id
     /// order: live documents whose vector is missing or stale, and deletes whose live row is older (tombstones). The
     /// loader's unit of work; the last id is the next cursor, and a page shorter than <paramref name="limit"/> ends the shard.
     /// </summary>
-    public async Task<IReadOnlyList<PendingChange>> ReadPendingPageAsync(
-        VersionTable table, int shard, string? afterId, int limit, DateTimeOffset? updatedBefore, CancellationToken cancellationToken = default)
-    {
-        await using var command = CreatePageCommand(
-            table, shard, afterId, limit, updatedBefore,
-            $"""
-            SELECT d.id, d.seq, CASE WHEN d.deleted THEN NULL ELSE d.content END, d.metadata::text
-              FROM embeddings_documents d
-              LEFT JOIN {table.QuotedTable} e ON e.id = d.id
-             WHERE d.collection = @collection AND d.shard = @shard AND (@after::text IS NULL OR d.id > @after)
-               AND (@before::timestamptz IS NULL OR d.updated_at < @before)
-               AND CASE WHEN d.deleted THEN e.id IS NOT NULL AND NOT e.deleted AND e.seq < d.seq
-                        ELSE e.id IS NULL OR e.seq < d.seq END
-             ORDER BY d.id
-             LIMIT @limit
-            """);
-        var page = new List<PendingChange>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            page.Add(new PendingChange(reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3)));
-        }
-
-        return page;
-    }
+    public Task<IReadOnlyList<PendingChange>> ReadPendingPageAsync(
+        VersionTable table, int shard, string? afterId, int limit, DateTimeOffset? updatedBefore, CancellationToken cancellationToken = default) =>
+        ReadPageAsync(table, shard, afterId, limit, updatedBefore, $"(({StaleDocument}) OR ({MissingTombstone}))", cancellationToken);
 
     /// <summary>Counts what separates the version table from the documents (zero everywhere = converged).</summary>
     public Task<VersionDivergence> CountDivergenceAsync(VersionTable table, CancellationToken cancellationToken = default) =>
@@ -116,7 +54,7 @@ public sealed class ReconciliationQueries(NpgsqlDataSource dataSource)
             $"""
             SELECT count(*) FILTER (WHERE NOT d.deleted AND e.id IS NULL),
                    count(*) FILTER (WHERE NOT d.deleted AND e.seq < d.seq),
-                   count(*) FILTER (WHERE d.deleted AND NOT e.deleted AND e.seq < d.seq)
+                   count(*) FILTER (WHERE {MissingTombstone})
               FROM embeddings_documents d
               LEFT JOIN {table.QuotedTable} e ON e.id = d.id
              WHERE d.collection = @collection AND (@before::timestamptz IS NULL OR d.updated_at < @before)
@@ -126,6 +64,36 @@ public sealed class ReconciliationQueries(NpgsqlDataSource dataSource)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         return new VersionDivergence(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+    }
+
+    // What a version lacks for a document d (its row there is e, or NULL): the same conditions page and count.
+    private const string StaleDocument = "NOT d.deleted AND (e.id IS NULL OR e.seq < d.seq)";
+    private const string MissingTombstone = "d.deleted AND e.id IS NOT NULL AND NOT e.deleted AND e.seq < d.seq";
+
+    // A keyset page of the documents of a shard that match `pending`, in id order; content is null for a deleted one.
+    private async Task<IReadOnlyList<PendingChange>> ReadPageAsync(
+        VersionTable table, int shard, string? afterId, int limit, DateTimeOffset? updatedBefore, string pending, CancellationToken cancellationToken)
+    {
+        await using var command = CreatePageCommand(
+            table, shard, afterId, limit, updatedBefore,
+            $"""
+            SELECT d.id, d.seq, CASE WHEN d.deleted THEN NULL ELSE d.content END, d.metadata::text
+              FROM embeddings_documents d
+              LEFT JOIN {table.QuotedTable} e ON e.id = d.id
+             WHERE d.collection = @collection AND d.shard = @shard AND (@after::text IS NULL OR d.id > @after)
+               AND (@before::timestamptz IS NULL OR d.updated_at < @before)
+               AND {pending}
+             ORDER BY d.id
+             LIMIT @limit
+            """);
+        var page = new List<PendingChange>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            page.Add(new PendingChange(reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3)));
+        }
+
+        return page;
     }
 
     private NpgsqlCommand CreatePageCommand(VersionTable table, int shard, string? afterId, int limit, DateTimeOffset? updatedBefore, string sql)

@@ -12,9 +12,6 @@ namespace Orleans.Embeddings.Collections;
 /// </summary>
 public sealed class CollectionSetup(CollectionCatalog catalog, RoutingStore routing)
 {
-    /// <summary>The text embedded to check a model before it is registered.</summary>
-    public const string ProbeText = ModelProbe.Text;
-
     /// <summary>
     /// Creates <paramref name="collection"/> served by <paramref name="version"/> of the model in <paramref name="modelFolder"/>.
     /// Repeating the call with the same arguments changes nothing.
@@ -48,7 +45,7 @@ public sealed class CollectionSetup(CollectionCatalog catalog, RoutingStore rout
     private static void Probe(EmbeddingModelFolder folder)
     {
         using var session = new EmbeddingSession(folder);
-        if (ModelProbe.Check(folder, session.Embed([ProbeText], EmbeddingPurpose.Document)[0].Vector) is { } problem)
+        if (ModelProbe.Check(folder, session.Embed([ModelProbe.Text], EmbeddingPurpose.Document)[0].Vector) is { } problem)
         {
             throw new InvalidOperationException($"The model cannot be used: {problem}.");
         }

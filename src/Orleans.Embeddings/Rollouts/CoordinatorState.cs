@@ -45,6 +45,9 @@ internal sealed class RunRecord
     public const string Cancelled = "cancelled";
     public const string RolledBack = "rolled-back";
 
+    public const string RolloutKind = "rollout";
+    public const string RepairKind = "repair";
+
     public required string Kind { get; set; }
 
     public required string RunId { get; set; }

@@ -43,6 +43,7 @@ internal sealed partial class VersionCoordinatorGrain(
     private IGrainTimer? _timer;
     private Task? _indexBuild;
     private string? _indexBuildVersion;
+    private readonly Dictionary<string, VersionTable> _tables = new(StringComparer.Ordinal);
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -163,7 +164,7 @@ internal sealed partial class VersionCoordinatorGrain(
         var now = DateTimeOffset.UtcNow;
         _state.Rollout = new RunRecord
         {
-            Kind = "rollout",
+            Kind = RunRecord.RolloutKind,
             RunId = NewRunId(),
             Version = version,
             From = primary.Version,
@@ -363,7 +364,7 @@ internal sealed partial class VersionCoordinatorGrain(
         }
 
         var now = DateTimeOffset.UtcNow;
-        _state.Repair = new RunRecord { Kind = "repair", RunId = NewRunId(), Version = version, Step = RunRecord.Loading, StartedAt = now };
+        _state.Repair = new RunRecord { Kind = RunRecord.RepairKind, RunId = NewRunId(), Version = version, Step = RunRecord.Loading, StartedAt = now };
         await BeginPassAsync(_state.Repair, 1, await RequireTableAsync(version));
         await SaveAsync();
         LogRepairing(logger, _collection, version);
@@ -509,7 +510,7 @@ internal sealed partial class VersionCoordinatorGrain(
         if (written == 0)
         {
             await StopShardsAsync(run);
-            if (run.Kind == "repair")
+            if (run.Kind == RunRecord.RepairKind)
             {
                 run.Step = RunRecord.Done;
                 await SaveAsync();
@@ -523,7 +524,7 @@ internal sealed partial class VersionCoordinatorGrain(
         else if (run.Pass >= _options.MaxPasses)
         {
             var error = $"pass {run.Pass} still wrote {written} documents; the version did not converge in {_options.MaxPasses} passes";
-            if (run.Kind == "repair")
+            if (run.Kind == RunRecord.RepairKind)
             {
                 await StopShardsAsync(run);
                 run.Step = RunRecord.Failed;
@@ -538,7 +539,7 @@ internal sealed partial class VersionCoordinatorGrain(
         else
         {
             await BeginPassAsync(run, run.Pass + 1, table);
-            if (run.Kind == "rollout")
+            if (run.Kind == RunRecord.RolloutKind)
             {
                 SetState(GetVersion(run.Version), VersionState.Reconciling);
             }
@@ -611,6 +612,7 @@ internal sealed partial class VersionCoordinatorGrain(
         }
 
         await catalog.DropVersionAsync(_collection, retiring.Version);
+        _tables.Remove(retiring.Version);
         SetState(version, VersionState.Retired);
         _state.Retiring.Remove(retiring);
         await SaveAsync();
@@ -675,9 +677,18 @@ internal sealed partial class VersionCoordinatorGrain(
             ? record
             : throw new RolloutCommandException($"Collection {_collection} has no version {version}; register it first (known: {string.Join(", ", _state.Versions.Keys)}).");
 
-    private async Task<VersionTable> RequireTableAsync(string version) =>
-        await catalog.GetVersionAsync(_collection, version)
-        ?? throw new InvalidOperationException($"Version {version} of {_collection} has no table.");
+    // A version's table never changes shape, and the timer asks for it on every tick of a load.
+    private async Task<VersionTable> RequireTableAsync(string version)
+    {
+        if (!_tables.TryGetValue(version, out var table))
+        {
+            table = await catalog.GetVersionAsync(_collection, version)
+                ?? throw new InvalidOperationException($"Version {version} of {_collection} has no table.");
+            _tables[version] = table;
+        }
+
+        return table;
+    }
 
     private static void SetState(VersionRecord record, VersionState state)
     {
