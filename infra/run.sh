@@ -24,14 +24,21 @@ export Embeddings__Demo__Corpus="$corpus"
 echo "[run] building the silo host ($configuration)" >&2
 dotnet build "$root/silo/Orleans.Embeddings.Silo/Orleans.Embeddings.Silo.csproj" -c "$configuration" -nologo -clp:ErrorsOnly -v quiet
 
-# The operator token of the HTTP API (rollouts, model registration); the CLI reads the same file.
+# The bearer tokens of the HTTP API: the operator's (rollouts, model registration) and the search clients'.
+# The CLI reads the same files.
+generate_token() { # <file> <what>
+  if [ ! -s "$1" ]; then
+    mkdir -p "$(dirname "$1")"
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' > "$1")
+    echo "[run] generated the $2 token in $1" >&2
+  fi
+}
 token_file=${Embeddings__Api__OperatorTokenFile:-/var/lib/orleans-embeddings/operator-token}
-if [ -z "${Embeddings__Api__OperatorToken:-}" ] && [ ! -s "$token_file" ]; then
-  mkdir -p "$(dirname "$token_file")"
-  (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' > "$token_file")
-  echo "[run] generated the operator token in $token_file" >&2
-fi
+[ -n "${Embeddings__Api__OperatorToken:-}" ] || generate_token "$token_file" operator
 export Embeddings__Api__OperatorTokenFile="$token_file"
+search_token_file=${Embeddings__Api__SearchTokenFile:-/var/lib/orleans-embeddings/search-token}
+[ -n "${Embeddings__Api__SearchToken:-}" ] || generate_token "$search_token_file" search
+export Embeddings__Api__SearchTokenFile="$search_token_file"
 
 export Embeddings__Database__ConnectionString="${Embeddings__Database__ConnectionString:-$connection}"
 echo "[run] starting the silo; health on /health, readiness on /ready, dashboard on /dashboard (Ctrl+C stops it)" >&2

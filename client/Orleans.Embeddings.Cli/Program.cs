@@ -6,4 +6,5 @@ var root = new RootCommand("Orleans.Embeddings: a streaming embedding indexer on
 root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(IngestCommand.Create());
 root.Subcommands.Add(Orleans.Embeddings.Cli.Rollouts.RolloutCommand.Create());
+root.Subcommands.Add(Orleans.Embeddings.Cli.Search.SearchCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

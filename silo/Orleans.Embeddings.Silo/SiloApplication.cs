@@ -100,7 +100,9 @@ public static class SiloApplication
             app.MapPrometheusScrapingEndpoint(telemetry.PrometheusPath);
         }
 
-        app.MapRolloutEndpoints(new BearerTokens(api.EffectiveOperatorToken, api.SearchToken));
+        var tokens = new BearerTokens(api.EffectiveOperatorToken, api.EffectiveSearchToken);
+        app.MapRolloutEndpoints(tokens);
+        app.MapSearchEndpoints(tokens);
 
         if (dashboard.Enabled)
         {

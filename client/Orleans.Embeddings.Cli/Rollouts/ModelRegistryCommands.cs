@@ -1,3 +1,4 @@
+using Orleans.Embeddings.Cli.Api;
 using System.Collections.Immutable;
 using System.CommandLine;
 using Orleans.Embeddings.Rollouts;
@@ -10,7 +11,7 @@ internal static class ModelRegistryCommands
 {
     public static Command Register()
     {
-        var (collection, api, token) = (OperatorApi.CollectionOption(), OperatorApi.ApiOption(), OperatorApi.TokenOption());
+        var (collection, api, token) = (SiloApi.CollectionOption(), SiloApi.ApiOption(), SiloApi.TokenOption());
         var version = new Argument<string>("version") { Description = "The new version's name (a-z, 0-9, - and _)." };
         var folder = new Argument<DirectoryInfo>("model-folder") { Description = "The model folder (model.onnx, tokenizer, embedding.json), at a path every silo can read." };
         var command = new Command("register", "Register a model version: every silo loads it and embeds a probe text first.") { version, folder, collection, api, token };
@@ -25,7 +26,7 @@ internal static class ModelRegistryCommands
 
     public static Command List()
     {
-        var (collection, api, token) = (OperatorApi.CollectionOption(), OperatorApi.ApiOption(), OperatorApi.TokenOption());
+        var (collection, api, token) = (SiloApi.CollectionOption(), SiloApi.ApiOption(), SiloApi.TokenOption());
         var command = new Command("list", "List a collection's model versions, their state and traffic.") { collection, api, token };
         command.SetAction((result, ct) => RolloutCommand.CallAsync(result.GetValue(api)!, result.GetValue(token), async client =>
         {

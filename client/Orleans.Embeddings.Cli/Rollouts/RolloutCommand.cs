@@ -1,3 +1,4 @@
+using Orleans.Embeddings.Cli.Api;
 using System.CommandLine;
 using Orleans.Embeddings.Rollouts;
 using Spectre.Console;
@@ -24,7 +25,7 @@ internal static class RolloutCommand
 
     private static Command VersionCommand(string name, string description, string path)
     {
-        var (collection, api, token) = (OperatorApi.CollectionOption(), OperatorApi.ApiOption(), OperatorApi.TokenOption());
+        var (collection, api, token) = (SiloApi.CollectionOption(), SiloApi.ApiOption(), SiloApi.TokenOption());
         var version = new Argument<string>("version") { Description = "The model version." };
         var command = new Command(name, description) { version, collection, api, token };
         command.SetAction((result, ct) => CallAsync(result.GetValue(api)!, result.GetValue(token), client =>
@@ -34,7 +35,7 @@ internal static class RolloutCommand
 
     private static Command PlainCommand(string name, string description, string path)
     {
-        var (collection, api, token) = (OperatorApi.CollectionOption(), OperatorApi.ApiOption(), OperatorApi.TokenOption());
+        var (collection, api, token) = (SiloApi.CollectionOption(), SiloApi.ApiOption(), SiloApi.TokenOption());
         var command = new Command(name, description) { collection, api, token };
         command.SetAction((result, ct) => CallAsync(result.GetValue(api)!, result.GetValue(token), client =>
             client.PostAsync<RolloutStatus>(result.GetValue(collection)!, path, null, ct)));
@@ -43,7 +44,7 @@ internal static class RolloutCommand
 
     private static Command TrafficCommand()
     {
-        var (collection, api, token) = (OperatorApi.CollectionOption(), OperatorApi.ApiOption(), OperatorApi.TokenOption());
+        var (collection, api, token) = (SiloApi.CollectionOption(), SiloApi.ApiOption(), SiloApi.TokenOption());
         var version = new Argument<string>("version") { Description = "The rollout's version." };
         var percent = new Argument<int>("percent") { Description = "Share of search traffic, 0-100 (sticky by routing key)." };
         var command = new Command("traffic", "Send a percentage of search traffic to the rollout's version.") { version, percent, collection, api, token };
@@ -54,7 +55,7 @@ internal static class RolloutCommand
 
     private static Command FreezeCommand()
     {
-        var (collection, api, token) = (OperatorApi.CollectionOption(), OperatorApi.ApiOption(), OperatorApi.TokenOption());
+        var (collection, api, token) = (SiloApi.CollectionOption(), SiloApi.ApiOption(), SiloApi.TokenOption());
         var off = new Option<bool>("--off") { Description = "Unfreeze." };
         var command = new Command("freeze", "Freeze the traffic split for an A/B comparison (traffic changes and promotion are refused).") { off, collection, api, token };
         command.SetAction((result, ct) => CallAsync(result.GetValue(api)!, result.GetValue(token), client =>
@@ -64,7 +65,7 @@ internal static class RolloutCommand
 
     private static Command StatusCommand()
     {
-        var (collection, api, token) = (OperatorApi.CollectionOption(), OperatorApi.ApiOption(), OperatorApi.TokenOption());
+        var (collection, api, token) = (SiloApi.CollectionOption(), SiloApi.ApiOption(), SiloApi.TokenOption());
         var watch = new Option<bool>("--watch", "-w") { Description = "Follow the rollout with a progress bar until it is Ready (or fails)." };
         var command = new Command("status", "Show the versions, their traffic and the rollout's progress.") { watch, collection, api, token };
         command.SetAction(async (result, ct) =>
@@ -77,7 +78,7 @@ internal static class RolloutCommand
 
             try
             {
-                using var client = OperatorApi.Create(result.GetValue(api)!, result.GetValue(token));
+                using var client = SiloApi.Create(result.GetValue(api)!, result.GetValue(token));
                 return await WatchAsync(client, name, ct);
             }
             catch (InvalidOperationException ex)
@@ -88,7 +89,7 @@ internal static class RolloutCommand
         return command;
     }
 
-    private static async Task<int> WatchAsync(OperatorApi client, string collection, CancellationToken cancellationToken)
+    private static async Task<int> WatchAsync(SiloApi client, string collection, CancellationToken cancellationToken)
     {
         var status = await client.GetAsync<RolloutStatus>(collection, "rollout", cancellationToken);
         if (status.Rollout is not { } first || first.Step is not ("dual-write" or "loading" or "indexing"))
@@ -147,11 +148,11 @@ internal static class RolloutCommand
         }
     }
 
-    internal static async Task<int> CallAsync<T>(string api, string? token, Func<OperatorApi, Task<T>> call)
+    internal static async Task<int> CallAsync<T>(string api, string? token, Func<SiloApi, Task<T>> call)
     {
         try
         {
-            using var client = OperatorApi.Create(api, token);
+            using var client = SiloApi.Create(api, token);
             var result = await call(client);
             switch (result)
             {
@@ -164,7 +165,7 @@ internal static class RolloutCommand
                     Console.WriteLine(text);
                     break;
                 default:
-                    Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(result, OperatorApi.Json));
+                    Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(result, SiloApi.Json));
                     break;
             }
 

@@ -12,12 +12,20 @@ public sealed class ApiOptions
     /// <summary>A file holding the operator token, read when <see cref="OperatorToken"/> is empty (what <c>infra/run.sh</c> generates).</summary>
     public string? OperatorTokenFile { get; set; }
 
-    /// <summary>The bearer token of search clients; it cannot drive rollouts.</summary>
+    /// <summary>The bearer token of search clients; it cannot drive rollouts. Empty: only the operator token searches.</summary>
     public string SearchToken { get; set; } = string.Empty;
 
+    /// <summary>A file holding the search token, read when <see cref="SearchToken"/> is empty (what <c>infra/run.sh</c> generates).</summary>
+    public string? SearchTokenFile { get; set; }
+
+    /// <summary>The search token in effect: the setting, else the file's first line, else empty.</summary>
+    public string EffectiveSearchToken => Effective(SearchToken, SearchTokenFile);
+
     /// <summary>The operator token in effect: the setting, else the file's first line, else empty.</summary>
-    public string EffectiveOperatorToken =>
-        !string.IsNullOrEmpty(OperatorToken) ? OperatorToken
-        : OperatorTokenFile is { Length: > 0 } file && File.Exists(file) ? File.ReadLines(file).FirstOrDefault()?.Trim() ?? string.Empty
+    public string EffectiveOperatorToken => Effective(OperatorToken, OperatorTokenFile);
+
+    private static string Effective(string token, string? file) =>
+        !string.IsNullOrEmpty(token) ? token
+        : file is { Length: > 0 } && File.Exists(file) ? File.ReadLines(file).FirstOrDefault()?.Trim() ?? string.Empty
         : string.Empty;
 }

@@ -19,12 +19,13 @@ public sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
             failures.Add($"{ApiOptions.SectionName}:{nameof(ApiOptions.OperatorToken)} must be at least {MinimumTokenLength} characters.");
         }
 
-        if (options.SearchToken.Length is > 0 and < MinimumTokenLength)
+        var searchToken = options.EffectiveSearchToken;
+        if (searchToken.Length is > 0 and < MinimumTokenLength)
         {
             failures.Add($"{ApiOptions.SectionName}:{nameof(ApiOptions.SearchToken)} must be at least {MinimumTokenLength} characters.");
         }
 
-        if (operatorToken.Length > 0 && operatorToken == options.SearchToken)
+        if (operatorToken.Length > 0 && operatorToken == searchToken)
         {
             failures.Add($"{ApiOptions.SectionName}: the operator and search tokens must differ.");
         }
@@ -32,6 +33,11 @@ public sealed class ApiOptionsValidator : IValidateOptions<ApiOptions>
         if (!string.IsNullOrEmpty(options.OperatorTokenFile) && string.IsNullOrEmpty(options.OperatorToken) && !File.Exists(options.OperatorTokenFile))
         {
             failures.Add($"{ApiOptions.SectionName}:{nameof(ApiOptions.OperatorTokenFile)} names {options.OperatorTokenFile}, which does not exist.");
+        }
+
+        if (!string.IsNullOrEmpty(options.SearchTokenFile) && string.IsNullOrEmpty(options.SearchToken) && !File.Exists(options.SearchTokenFile))
+        {
+            failures.Add($"{ApiOptions.SectionName}:{nameof(ApiOptions.SearchTokenFile)} names {options.SearchTokenFile}, which does not exist.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

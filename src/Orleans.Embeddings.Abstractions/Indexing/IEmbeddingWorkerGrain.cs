@@ -16,6 +16,9 @@ public interface IEmbeddingWorkerGrain : IGrainWithStringKey
     /// <summary>Embeds a search query (the query lane, ahead of the others).</summary>
     Task<float[]> EmbedQueryAsync(string text);
 
+    /// <summary>Embeds texts without writing them: queries on the query lane, documents on the live lane.</summary>
+    Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, Search.TextKind kind);
+
     /// <summary>What the worker has done.</summary>
     Task<WorkerStatistics> GetStatisticsAsync();
 }

@@ -23,10 +23,15 @@ public static class TrafficSplit
 
     /// <summary>The version that serves <paramref name="routingKey"/> under <paramref name="traffic"/> (weights summing to 100).</summary>
     /// <exception cref="InvalidOperationException">No version has traffic.</exception>
-    public static string Choose(IReadOnlyDictionary<string, int> traffic, string routingKey)
+    public static string Choose(IReadOnlyDictionary<string, int> traffic, string routingKey) => Choose(traffic, Bucket(routingKey));
+
+    /// <summary>The version whose share of the 100 buckets holds <paramref name="bucket"/> (0-99).</summary>
+    /// <exception cref="InvalidOperationException">No version has traffic.</exception>
+    public static string Choose(IReadOnlyDictionary<string, int> traffic, int bucket)
     {
         ArgumentNullException.ThrowIfNull(traffic);
-        var bucket = Bucket(routingKey);
+        ArgumentOutOfRangeException.ThrowIfNegative(bucket);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(bucket, 99);
         var end = 0;
         string? last = null;
         foreach (var (version, weight) in traffic.Where(t => t.Value > 0).OrderBy(t => t.Key, StringComparer.Ordinal))

@@ -239,7 +239,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         return null;
     }
 
-    // Takes what the lane holds, waits MaxWait once if that is less than a batch, then sorts the window by length.
+    // Takes what the lane holds, waits the lane's wait once if that is less than a batch, then sorts the window by length.
     private void FillWindow(EmbeddingLane lane, CancellationToken token)
     {
         var reader = _lanes[(int)lane].Reader;
@@ -254,9 +254,10 @@ public sealed class DynamicBatcher : IAsyncDisposable
         }
 
         Drain();
-        if (taken.Count < _options.MaxBatchSize && _options.MaxWait > TimeSpan.Zero)
+        var wait = lane == EmbeddingLane.Query ? _options.QueryMaxWait : _options.MaxWait;
+        if (taken.Count < _options.MaxBatchSize && wait > TimeSpan.Zero)
         {
-            token.WaitHandle.WaitOne(_options.MaxWait);
+            token.WaitHandle.WaitOne(wait);
             Drain();
         }
 

@@ -21,8 +21,15 @@ public sealed class DynamicBatcherOptions
     /// <summary>The most texts in one model run.</summary>
     public int MaxBatchSize { get; set; } = DefaultMaxBatchSize;
 
-    /// <summary>How long a batch that is not full waits for more texts of its lane.</summary>
+    /// <summary>How long a document batch (live or bulk) that is not full waits for more texts of its lane.</summary>
     public TimeSpan MaxWait { get; set; } = DefaultMaxWait;
+
+    /// <summary>
+    /// How long a query batch that is not full waits for more queries. Default zero: a query runs as soon as the query
+    /// runner is free, and the queries that arrive while it runs form the next batch, so batches grow with the load
+    /// without making a lone query wait.
+    /// </summary>
+    public TimeSpan QueryMaxWait { get; set; } = TimeSpan.Zero;
 
     /// <summary>The most padded tokens (texts × longest text) in one model run; bounds memory and latency.</summary>
     public int MaxPaddedTokens { get; set; } = DefaultMaxPaddedTokens;
@@ -76,6 +83,7 @@ public sealed class DynamicBatcherOptions
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1, nameof(MaxBatchSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxWait, TimeSpan.Zero, nameof(MaxWait));
+        ArgumentOutOfRangeException.ThrowIfLessThan(QueryMaxWait, TimeSpan.Zero, nameof(QueryMaxWait));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxPaddedTokens, 1, nameof(MaxPaddedTokens));
         ArgumentOutOfRangeException.ThrowIfLessThan(SortWindowBatches, 1, nameof(SortWindowBatches));
         ArgumentOutOfRangeException.ThrowIfLessThan(BulkShare, 1, nameof(BulkShare));

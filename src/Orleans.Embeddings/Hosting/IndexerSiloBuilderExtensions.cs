@@ -68,6 +68,8 @@ public static class IndexerSiloBuilderExtensions
         services.TryAddSingleton<ModelSessions>();
         services.TryAddSingleton<WorkerRouter>();
         services.TryAddSingleton<RoutingCache>();
+        services.TryAddSingleton<Orleans.Embeddings.Search.VersionTableCache>();
+        services.TryAddSingleton<Orleans.Embeddings.Storage.Search.VectorSearch>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RoutingCache>());
 
         // Rollouts: the coordinators' state, shard checkpoints, reconciliation and index builds, and the supervisor

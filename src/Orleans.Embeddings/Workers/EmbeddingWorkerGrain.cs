@@ -4,6 +4,7 @@ using Orleans.Embeddings.Devices;
 using Orleans.Embeddings.Hosting;
 using Orleans.Embeddings.Indexing;
 using Orleans.Embeddings.Inference.Batching;
+using Orleans.Embeddings.Search;
 using Orleans.Embeddings.Storage.Vectors;
 using Orleans.Embeddings.Storage.Versions;
 
@@ -51,6 +52,15 @@ internal sealed class EmbeddingWorkerGrain(ModelSessions sessions, EmbeddingTabl
         ArgumentNullException.ThrowIfNull(text);
         Interlocked.Increment(ref _textsEmbedded);
         return (await _batcher.EmbedAsync(text, EmbeddingLane.Query)).Vector;
+    }
+
+    public async Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, TextKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        var lane = kind == TextKind.Query ? EmbeddingLane.Query : EmbeddingLane.Live;
+        var embeddings = await Task.WhenAll(texts.Select(t => _batcher.EmbedAsync(t ?? throw new ArgumentException("A text to embed is null.", nameof(texts)), lane)));
+        Interlocked.Add(ref _textsEmbedded, texts.Count);
+        return [.. embeddings.Select(e => e.Vector)];
     }
 
     public Task<WorkerStatistics> GetStatisticsAsync() =>

@@ -5,13 +5,16 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Orleans.Embeddings.Cli.Rollouts;
+namespace Orleans.Embeddings.Cli.Api;
 
-/// <summary>Calls a silo's operator API (<c>/api/collections/…</c>) with the operator bearer token.</summary>
-internal sealed class OperatorApi(HttpClient http) : IDisposable
+/// <summary>Calls a silo's HTTP API (<c>/api/collections/…</c>) with the operator or the search bearer token.</summary>
+internal sealed class SiloApi(HttpClient http) : IDisposable
 {
     /// <summary>Where <c>infra/run.sh</c> keeps the operator token of the local silo.</summary>
     public const string DefaultTokenFile = "/var/lib/orleans-embeddings/operator-token";
+
+    /// <summary>Where <c>infra/run.sh</c> keeps the search token of the local silo.</summary>
+    public const string DefaultSearchTokenFile = "/var/lib/orleans-embeddings/search-token";
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
 
@@ -26,22 +29,36 @@ internal sealed class OperatorApi(HttpClient http) : IDisposable
         Description = $"The operator bearer token (default: $EMBEDDINGS_OPERATOR_TOKEN, else the file {DefaultTokenFile}).",
     };
 
+    public static Option<string?> SearchTokenOption() => new("--token")
+    {
+        Description = $"The search (or operator) bearer token (default: $EMBEDDINGS_SEARCH_TOKEN, else the file {DefaultSearchTokenFile}, else the operator token).",
+    };
+
     public static Option<string> CollectionOption() => new("--collection", "-c") { Description = "The collection.", Required = true };
 
-    /// <summary>A client for <paramref name="api"/>, or an error naming what is missing.</summary>
-    public static OperatorApi Create(string api, string? token)
+    /// <summary>A client for <paramref name="api"/> with the operator token, or an error naming what is missing.</summary>
+    public static SiloApi Create(string api, string? token)
     {
-        token ??= Environment.GetEnvironmentVariable("EMBEDDINGS_OPERATOR_TOKEN");
-        if (string.IsNullOrEmpty(token) && File.Exists(DefaultTokenFile))
-        {
-            token = File.ReadLines(DefaultTokenFile).FirstOrDefault()?.Trim();
-        }
+        token ??= TokenFrom("EMBEDDINGS_OPERATOR_TOKEN", DefaultTokenFile)
+            ?? throw new InvalidOperationException($"No operator token: pass --token, set EMBEDDINGS_OPERATOR_TOKEN, or run the silo with infra/run.sh (which writes {DefaultTokenFile}).");
+        return Connect(api, token);
+    }
 
-        if (string.IsNullOrEmpty(token))
-        {
-            throw new InvalidOperationException($"No operator token: pass --token, set EMBEDDINGS_OPERATOR_TOKEN, or run the silo with infra/run.sh (which writes {DefaultTokenFile}).");
-        }
+    /// <summary>A client for <paramref name="api"/> with the search token (else the operator token), or an error naming what is missing.</summary>
+    public static SiloApi CreateForSearch(string api, string? token)
+    {
+        token ??= TokenFrom("EMBEDDINGS_SEARCH_TOKEN", DefaultSearchTokenFile) ?? TokenFrom("EMBEDDINGS_OPERATOR_TOKEN", DefaultTokenFile)
+            ?? throw new InvalidOperationException($"No search token: pass --token, set EMBEDDINGS_SEARCH_TOKEN, or run the silo with infra/run.sh (which writes {DefaultSearchTokenFile}).");
+        return Connect(api, token);
+    }
 
+    private static string? TokenFrom(string variable, string file) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } fromEnvironment ? fromEnvironment
+        : File.Exists(file) && File.ReadLines(file).FirstOrDefault()?.Trim() is { Length: > 0 } fromFile ? fromFile
+        : null;
+
+    private static SiloApi Connect(string api, string token)
+    {
         if (!Uri.TryCreate(api, UriKind.Absolute, out var baseAddress))
         {
             throw new InvalidOperationException($"--api {api} is not an absolute URL.");
@@ -49,7 +66,7 @@ internal sealed class OperatorApi(HttpClient http) : IDisposable
 
         var http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(2) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return new OperatorApi(http);
+        return new SiloApi(http);
     }
 
     public Task<T> GetAsync<T>(string collection, string path, CancellationToken cancellationToken) =>
@@ -87,7 +104,7 @@ internal sealed class OperatorApi(HttpClient http) : IDisposable
                 throw new InvalidOperationException(response.StatusCode switch
                 {
                     HttpStatusCode.Unauthorized => $"The silo refused the token (401): {error}",
-                    HttpStatusCode.Forbidden => $"The token may not drive rollouts (403): {error}",
+                    HttpStatusCode.Forbidden => $"The token may not do this (403): {error}",
                     _ => error,
                 });
             }

@@ -1,0 +1,101 @@
+using System.Text.Json;
+using Orleans.Embeddings.Search;
+
+namespace Orleans.Embeddings.Silo.Api;
+
+/// <summary>
+/// Search over HTTP: <c>GET /collections/{collection}/search?q=…&amp;k=…&amp;filter=…&amp;version=…&amp;routingKey=…</c> and
+/// <c>POST</c> with a JSON body of the same fields (also under <c>/api/collections/…</c>). The search token or the
+/// operator token is required (401 without). An invalid request is 400, an unknown collection or version 404.
+/// </summary>
+public static class SearchEndpoints
+{
+    /// <summary>Maps the endpoints.</summary>
+    public static void MapSearchEndpoints(this IEndpointRouteBuilder app, BearerTokens tokens)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        foreach (var prefix in new[] { "/collections/{collection}", "/api/collections/{collection}" })
+        {
+            var search = app.MapGroup(prefix).AddEndpointFilter(async (context, next) =>
+            {
+                if (tokens.RoleOf(context.HttpContext.Request) != ApiRole.None)
+                {
+                    return await next(context).ConfigureAwait(false);
+                }
+
+                context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
+                return Results.Json(new ApiError("a search or operator bearer token is required (Authorization: Bearer <token>)"), RolloutEndpoints.Json, statusCode: StatusCodes.Status401Unauthorized);
+            });
+
+            search.MapGet("/search", (string collection, string? q, int? k, string[]? filter, string? version, string? routingKey, int? efSearch, bool? content, IGrainFactory grains) =>
+                RunAsync(grains, collection, new HttpSearchRequest(q, k, filter, version, routingKey, efSearch, content)));
+            search.MapPost("/search", (string collection, HttpSearchRequest body, IGrainFactory grains) =>
+                RunAsync(grains, collection, body));
+        }
+    }
+
+    private static async Task<IResult> RunAsync(IGrainFactory grains, string collection, HttpSearchRequest body)
+    {
+        try
+        {
+            var request = new SearchRequest(collection, body.Query ?? string.Empty)
+            {
+                K = body.K ?? SearchRequest.DefaultK,
+                Filters = [.. (body.Filter ?? []).Select(SearchFilter.Parse)],
+                Version = body.Version,
+                RoutingKey = body.RoutingKey,
+                EfSearch = body.EfSearch,
+                IncludeContent = body.Content ?? false,
+            };
+            var response = await grains.GetGrain<ISearchGrain>(0).SearchAsync(request).ConfigureAwait(false);
+            return Results.Json(HttpSearchResponse.From(response), RolloutEndpoints.Json);
+        }
+        catch (FormatException ex)
+        {
+            return Results.Json(new ApiError(ex.Message), RolloutEndpoints.Json, statusCode: StatusCodes.Status400BadRequest);
+        }
+        catch (SearchException ex)
+        {
+            var status = ex.Kind == SearchErrorKind.InvalidRequest ? StatusCodes.Status400BadRequest : StatusCodes.Status404NotFound;
+            return Results.Json(new ApiError(ex.Message), RolloutEndpoints.Json, statusCode: status);
+        }
+    }
+}
+
+/// <summary>A search over HTTP (the GET query string has the same names; <c>q</c> is the query).</summary>
+/// <param name="Query">The query text.</param>
+/// <param name="K">How many hits (default 10).</param>
+/// <param name="Filter">Filters in text form: <c>field=text</c>, <c>field:=json</c>, <c>field&gt;=n</c>, <c>field&lt;=n</c>.</param>
+/// <param name="Version">A version to search instead of the traffic split.</param>
+/// <param name="RoutingKey">What the split is sticky by.</param>
+/// <param name="EfSearch">HNSW candidate list size.</param>
+/// <param name="Content">Whether hits carry the document's content.</param>
+public sealed record HttpSearchRequest(
+    [property: System.Text.Json.Serialization.JsonPropertyName("q")] string? Query,
+    int? K,
+    string[]? Filter,
+    string? Version,
+    string? RoutingKey,
+    int? EfSearch,
+    bool? Content);
+
+/// <summary>A search answer over HTTP: metadata as JSON objects, not strings.</summary>
+public sealed record HttpSearchResponse(string Collection, string Version, bool Pinned, long Epoch, IReadOnlyList<HttpSearchHit> Hits, double EmbedMilliseconds, double SearchMilliseconds)
+{
+    /// <summary>Converts the grain's answer.</summary>
+    public static HttpSearchResponse From(SearchResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        return new HttpSearchResponse(
+            response.Collection,
+            response.Version,
+            response.Pinned,
+            response.Epoch,
+            [.. response.Hits.Select(h => new HttpSearchHit(h.Id, h.Score, JsonDocument.Parse(h.MetadataJson).RootElement.Clone(), h.Content, h.Version))],
+            response.EmbedMilliseconds,
+            response.SearchMilliseconds);
+    }
+}
+
+/// <summary>One hit over HTTP.</summary>
+public sealed record HttpSearchHit(string Id, double Score, JsonElement Metadata, string? Content, string Version);

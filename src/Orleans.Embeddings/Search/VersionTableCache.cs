@@ -1,0 +1,33 @@
+using System.Collections.Concurrent;
+using Orleans.Embeddings.Storage.Versions;
+
+namespace Orleans.Embeddings.Search;
+
+/// <summary>
+/// This silo's copy of the version catalog for search: a version's table is read once and kept until a search finds it
+/// dropped. Unknown versions are not remembered, so a version registered later is found on the next call.
+/// </summary>
+public sealed class VersionTableCache(CollectionCatalog catalog)
+{
+    private readonly ConcurrentDictionary<(string Collection, string Version), VersionTable> _tables = new();
+
+    /// <summary>The table of (<paramref name="collection"/>, <paramref name="version"/>), or null when the catalog has no such version.</summary>
+    public async ValueTask<VersionTable?> GetAsync(string collection, string version, CancellationToken cancellationToken = default)
+    {
+        if (_tables.TryGetValue((collection, version), out var table))
+        {
+            return table;
+        }
+
+        table = await catalog.GetVersionAsync(collection, version, cancellationToken).ConfigureAwait(false);
+        if (table is not null)
+        {
+            _tables[(collection, version)] = table;
+        }
+
+        return table;
+    }
+
+    /// <summary>Forgets a version whose table turned out to be gone.</summary>
+    public void Forget(string collection, string version) => _tables.TryRemove((collection, version), out _);
+}
