@@ -10,9 +10,14 @@ namespace Orleans.Embeddings.Benchmarks;
 /// <summary>One silo with the PostgreSQL log and the indexer on a benchmark database (only the indexer's grains).</summary>
 internal static class BenchmarkSilo
 {
-    public static IHost Build(string connectionString, string serviceId, Action<IndexerOptions>? configure = null)
+    public static IHost Build(string connectionString, string serviceId, Action<IndexerOptions>? configure = null) =>
+        Build(connectionString, serviceId, out _, configure);
+
+    /// <summary>Builds the silo; <paramref name="gatewayPort"/> is where an Orleans client connects.</summary>
+    public static IHost Build(string connectionString, string serviceId, out int gatewayPort, Action<IndexerOptions>? configure = null)
     {
         var ports = LoopbackPorts.GetFree(2);
+        gatewayPort = ports[1];
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.None);

@@ -11,6 +11,7 @@ var benchmarks = new Dictionary<string, Func<IBenchmark>>(StringComparer.Ordinal
     ["inference"] = () => new InferenceBenchmark(),
     ["ingest"] = () => new IngestBenchmark(),
     ["rollout"] = () => new RolloutBenchmark(),
+    ["search"] = () => new Orleans.Embeddings.Benchmarks.Search.SearchBenchmark(),
     ["storage"] = () => new StorageBenchmark(),
     ["streams"] = () => new StreamsBenchmark(),
 };

@@ -6,6 +6,9 @@ namespace Orleans.Embeddings.Tests.Rollouts;
 
 internal static class RolloutAssertions
 {
+    /// <summary>The quoted name of a version's table, for SQL.</summary>
+    public static string Table(string collection, string version) => StorageNames.Quote(StorageNames.VersionTableName(collection, version));
+
     /// <summary>Polls the coordinator's status until <paramref name="condition"/> holds.</summary>
     public static async Task<RolloutStatus> WaitForStatusAsync(IVersionCoordinatorGrain coordinator, Func<RolloutStatus, bool> condition, TimeSpan timeout, string what)
     {

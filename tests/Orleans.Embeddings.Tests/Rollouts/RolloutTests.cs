@@ -197,8 +197,6 @@ public sealed class RolloutTests(IndexerCluster indexer) : IClassFixture<Indexer
         return value is DBNull ? null : value;
     }
 
-    private static string Table(string collection, string version) => StorageNames.Quote(StorageNames.VersionTableName(collection, version));
-
     private static async Task<(RolloutStatus? Status, string? Error)> Attempt(Func<Task<RolloutStatus>> command)
     {
         try
