@@ -1,12 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
-using Orleans.Embeddings.Client.Publishing;
-using Orleans.Embeddings.Collections;
-using Orleans.Embeddings.Documents;
 using Orleans.Embeddings.Inference.Builders;
-using Orleans.Embeddings.Storage;
 using Orleans.Embeddings.Testing;
 
 namespace Orleans.Embeddings.Silo.Tests;
@@ -14,12 +8,10 @@ namespace Orleans.Embeddings.Silo.Tests;
 /// <summary>The operator HTTP API and the <c>embeddings rollout</c> / <c>models</c> commands against a real silo.</summary>
 public sealed class OperatorApiTests(PostgresServer server) : IAsyncLifetime
 {
-    private const string OperatorToken = "operator-token-0123456789";
-    private const string SearchToken = "search-token-0123456789ab";
+    private const string OperatorToken = ApiSilo.OperatorToken;
+    private const string SearchToken = ApiSilo.SearchToken;
     private static readonly HttpClient s_http = new() { Timeout = TimeSpan.FromSeconds(30) };
-    private readonly string _models = Directory.CreateTempSubdirectory("oe-operator-api-").FullName;
-    private string _connectionString = string.Empty;
-    private WebApplication _app = null!;
+    private ApiSilo _silo = null!;
     private Uri _address = null!;
 
     private static CancellationToken Cancellation => TestContext.Current.CancellationToken;
@@ -42,8 +34,8 @@ public sealed class OperatorApiTests(PostgresServer server) : IAsyncLifetime
     [Fact]
     public async Task The_cli_registers_rolls_out_watches_shifts_promotes_and_rolls_back()
     {
-        var folder = Path.Combine(_models, "v2");
-        new StaticEmbeddingModelBuilder { Dimensions = 24, MaxTokens = 32, Seed = 9 }.Build(Texts(), folder, "cli-v2");
+        var folder = Path.Combine(_silo.Models, "v2");
+        new StaticEmbeddingModelBuilder { Dimensions = 24, MaxTokens = 32, Seed = 9 }.Build(ApiSilo.Texts(), folder, "cli-v2");
         string[] connection = ["-c", "docs", "--api", _address.ToString(), "--token", OperatorToken];
 
         var register = await EmbeddingsCli.RunAsync(["models", "register", "v2", folder, .. connection], Cancellation);
@@ -84,41 +76,11 @@ public sealed class OperatorApiTests(PostgresServer server) : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        _connectionString = await server.CreateDatabaseAsync("operator", Cancellation);
-        var ports = LoopbackPorts.GetFree(3);
-        _address = new Uri($"http://127.0.0.1:{ports[0]}");
-        _app = SiloApplication.Build(
-        [
-            $"--Urls={_address}",
-            $"--Embeddings:Database:ConnectionString={_connectionString}",
-            $"--Embeddings:Cluster:SiloPort={ports[1]}",
-            $"--Embeddings:Cluster:GatewayPort={ports[2]}",
-            $"--Embeddings:Cluster:ClusterId=operator-{ports[1]}",
-            $"--Embeddings:Api:OperatorToken={OperatorToken}",
-            $"--Embeddings:Api:SearchToken={SearchToken}",
-            "--Embeddings:Demo:Enabled=false",
-            "--Embeddings:Indexer:Rollouts:TickInterval=00:00:00.200",
-            "--Logging:LogLevel:Default=Warning",
-        ]);
-        await _app.StartAsync(Cancellation);
-
-        var v1 = Path.Combine(_models, "v1");
-        new StaticEmbeddingModelBuilder { Dimensions = 16, MaxTokens = 32, Seed = 1 }.Build(Texts(), v1, "cli-v1");
-        await _app.Services.GetRequiredService<CollectionSetup>().CreateAsync("docs", "v1", v1, cancellationToken: Cancellation);
-        await using var dataSource = EmbeddingsDataSource.Create(_connectionString);
-        await using var publisher = new PostgresLogPublisher(dataSource, "documents");
-        await publisher.PublishManyAsync([.. Texts().Select((t, i) => new DocumentChange("docs", $"d{i}", DocumentOperation.Upsert, 1, t, "{}"))], Cancellation);
+        _silo = await ApiSilo.StartAsync(server, "operator", Cancellation);
+        _address = _silo.Address;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync(CancellationToken.None);
-        await _app.DisposeAsync();
-        await server.DropDatabaseAsync(_connectionString);
-        Directory.Delete(_models, recursive: true);
-    }
-
-    private static IEnumerable<string> Texts() => Enumerable.Range(0, 200).Select(i => $"document {i} about topic {i % 17} and word w{i * 31}");
+    public ValueTask DisposeAsync() => _silo.DisposeAsync();
 
     private async Task<HttpStatusCode> SendAsync(HttpMethod method, string path, string token, string collection = "docs")
     {

@@ -81,10 +81,10 @@ public sealed class VectorSearch(NpgsqlDataSource dataSource)
             "SELECT set_config('hnsw.ef_search', @ef, true), set_config('hnsw.iterative_scan', 'strict_order', true)");
         settings.Parameters.AddWithValue("ef", Math.Max(request.EfSearch, request.K).ToString(CultureInfo.InvariantCulture));
 
+        // One round trip: a batch runs in one implicit transaction (a single Sync), so the transaction-local settings of
+        // its first statement apply to the search and end with it; no BEGIN and COMMIT round trips.
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         batch.Connection = connection;
-        batch.Transaction = transaction;
         batch.BatchCommands.Add(settings);
         batch.BatchCommands.Add(search);
         var hits = new List<VectorSearchHit>(request.K);
@@ -103,7 +103,6 @@ public sealed class VectorSearch(NpgsqlDataSource dataSource)
             }
         }
 
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return hits;
     }
 

@@ -67,6 +67,7 @@ public static class IndexerSiloBuilderExtensions
         services.TryAddSingleton<DeviceDirectory>();
         services.TryAddSingleton<ModelSessions>();
         services.TryAddSingleton<WorkerRouter>();
+        services.TryAddSingleton<LocalWorkers>();
         services.TryAddSingleton<RoutingCache>();
         services.TryAddSingleton<Orleans.Embeddings.Search.VersionTableCache>();
         services.TryAddSingleton<Orleans.Embeddings.Storage.Search.VectorSearch>();

@@ -27,7 +27,7 @@ internal sealed class SearchGrain(RoutingCache routing, VersionTableCache tables
         {
             var (routingTable, version, table) = await ChooseAsync(request.Collection, request.Version, request.RoutingKey);
             var clock = Stopwatch.StartNew();
-            var query = await workers.CallAsync(request.Collection, version, w => w.EmbedQueryAsync(request.Text));
+            var query = await workers.EmbedQueryAsync(request.Collection, version, request.Text);
             var embedded = clock.Elapsed;
             try
             {
@@ -83,7 +83,7 @@ internal sealed class SearchGrain(RoutingCache routing, VersionTableCache tables
         }
 
         var (_, chosen, _) = await ChooseAsync(collection, version, routingKey);
-        return new EmbedResponse(chosen, await workers.CallAsync(collection, chosen, w => w.EmbedAsync(texts, kind)));
+        return new EmbedResponse(chosen, await workers.EmbedAsync(collection, chosen, texts, kind));
     }
 
     private async Task<(RoutingTable Routing, string Version, VersionTable Table)> ChooseAsync(string collection, string? pinned, string? routingKey)

@@ -17,14 +17,14 @@ namespace Orleans.Embeddings.Workers;
 /// </summary>
 [DevicePlacement]
 [Reentrant]
-internal sealed class EmbeddingWorkerGrain(ModelSessions sessions, EmbeddingTableWriter writer, IOptions<IndexerOptions> options, ILocalSiloDetails silo)
+internal sealed class EmbeddingWorkerGrain(ModelSessions sessions, EmbeddingTableWriter writer, IOptions<IndexerOptions> options, ILocalSiloDetails silo, LocalWorkers localWorkers)
     : Grain, IEmbeddingWorkerGrain
 {
     private DynamicBatcher _batcher = null!;
     private RowWriteBatcher _rows = null!;
     private VersionTable _table = null!;
     private WorkerKey _key;
-    private long _textsEmbedded;
+    private LocalEmbedder _embedder = null!;
     private long _metadataUpdates;
     private long _redeliveriesSkipped;
 
@@ -35,10 +35,13 @@ internal sealed class EmbeddingWorkerGrain(ModelSessions sessions, EmbeddingTabl
         _table = table;
         _batcher = new DynamicBatcher(session, options.Value.Batching);
         _rows = new RowWriteBatcher(writer, table, options.Value.MaxWriteBatch);
+        _embedder = new LocalEmbedder(_batcher);
+        localWorkers.Add(_key.Collection, _key.Version, _embedder);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        localWorkers.Remove(_key.Collection, _key.Version, _embedder);
         await _batcher.DisposeAsync();
         await _rows.DisposeAsync();
     }
@@ -47,24 +50,12 @@ internal sealed class EmbeddingWorkerGrain(ModelSessions sessions, EmbeddingTabl
 
     public Task IndexBulkAsync(IReadOnlyList<IndexItem> items) => IndexAsync(items, EmbeddingLane.Bulk);
 
-    public async Task<float[]> EmbedQueryAsync(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        Interlocked.Increment(ref _textsEmbedded);
-        return (await _batcher.EmbedAsync(text, EmbeddingLane.Query)).Vector;
-    }
+    public Task<float[]> EmbedQueryAsync(string text) => _embedder.EmbedQueryAsync(text);
 
-    public async Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, TextKind kind)
-    {
-        ArgumentNullException.ThrowIfNull(texts);
-        var lane = kind == TextKind.Query ? EmbeddingLane.Query : EmbeddingLane.Live;
-        var embeddings = await Task.WhenAll(texts.Select(t => _batcher.EmbedAsync(t ?? throw new ArgumentException("A text to embed is null.", nameof(texts)), lane)));
-        Interlocked.Add(ref _textsEmbedded, texts.Count);
-        return [.. embeddings.Select(e => e.Vector)];
-    }
+    public Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, TextKind kind) => _embedder.EmbedAsync(texts, kind);
 
     public Task<WorkerStatistics> GetStatisticsAsync() =>
-        Task.FromResult(new WorkerStatistics(silo.Name, _key.Device, Interlocked.Read(ref _textsEmbedded), _rows.RowsWritten, Interlocked.Read(ref _metadataUpdates), Interlocked.Read(ref _redeliveriesSkipped)));
+        Task.FromResult(new WorkerStatistics(silo.Name, _key.Device, _embedder.TextsEmbedded, _rows.RowsWritten, Interlocked.Read(ref _metadataUpdates), Interlocked.Read(ref _redeliveriesSkipped)));
 
     private async Task IndexAsync(IReadOnlyList<IndexItem> items, EmbeddingLane lane)
     {
@@ -97,7 +88,7 @@ internal sealed class EmbeddingWorkerGrain(ModelSessions sessions, EmbeddingTabl
                 : EmbeddingRow.Tombstone(item.Id, item.Seq);
         }
 
-        Interlocked.Add(ref _textsEmbedded, embeddings.Count(e => e is not null));
+        _embedder.Count(embeddings.Count(e => e is not null));
         await _rows.WriteAsync(rows);
     }
 

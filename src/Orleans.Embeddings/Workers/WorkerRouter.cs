@@ -10,7 +10,7 @@ namespace Orleans.Embeddings.Workers;
 /// Picks the embedding worker for a call: a device of this silo when it has one, else any active device, in turn.
 /// A call that fails because its silo left (or is leaving) is retried on the remaining devices.
 /// </summary>
-public sealed class WorkerRouter(IGrainFactory grains, DeviceDirectory devices, ILocalSiloDetails localSilo, IOptions<IndexerOptions> options)
+public sealed class WorkerRouter(IGrainFactory grains, DeviceDirectory devices, ILocalSiloDetails localSilo, IOptions<IndexerOptions> options, LocalWorkers localWorkers)
 {
     private int _next;
 
@@ -43,6 +43,44 @@ public sealed class WorkerRouter(IGrainFactory grains, DeviceDirectory devices, 
             await call(worker).ConfigureAwait(false);
             return true;
         });
+
+    /// <summary>
+    /// Embeds texts with (<paramref name="collection"/>, <paramref name="version"/>) without writing them: with a worker
+    /// active on this silo directly, else through a worker grain as <see cref="CallAsync{T}"/> does.
+    /// </summary>
+    public async Task<float[][]> EmbedAsync(string collection, string version, IReadOnlyList<string> texts, Search.TextKind kind)
+    {
+        if (localWorkers.Find(collection, version) is { } local)
+        {
+            try
+            {
+                return await local.EmbedAsync(texts, kind).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The worker deactivated meanwhile; a grain call activates it again.
+            }
+        }
+
+        return await CallAsync(collection, version, w => w.EmbedAsync(texts, kind)).ConfigureAwait(false);
+    }
+
+    /// <summary>Embeds one search query (the query lane), with a local worker directly when there is one.</summary>
+    public async Task<float[]> EmbedQueryAsync(string collection, string version, string text)
+    {
+        if (localWorkers.Find(collection, version) is { } local)
+        {
+            try
+            {
+                return await local.EmbedQueryAsync(text).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+
+        return await CallAsync(collection, version, w => w.EmbedQueryAsync(text)).ConfigureAwait(false);
+    }
 
     private ClusterDevice? Pick(HashSet<SiloAddress> excluded)
     {

@@ -1,0 +1,120 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Orleans.Embeddings.Testing;
+
+namespace Orleans.Embeddings.Silo.Tests;
+
+/// <summary>HTTP search (<c>/collections/{c}/search</c>) and <c>embeddings search</c> against a real silo.</summary>
+public sealed class SearchApiTests(PostgresServer server) : IAsyncLifetime
+{
+    private static readonly HttpClient s_http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private ApiSilo _silo = null!;
+
+    private static CancellationToken Cancellation => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Search_needs_a_search_or_operator_token()
+    {
+        using var anonymous = await s_http.GetAsync(new Uri(_silo.Address, "/collections/docs/search?q=topic"), Cancellation);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal("Bearer", anonymous.Headers.WwwAuthenticate.ToString());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync("/collections/docs/search?q=topic", "not-the-token-at-all-0000")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/collections/docs/search?q=topic", ApiSilo.SearchToken)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await GetAsync("/collections/docs/search?q=topic", ApiSilo.OperatorToken)).Status);
+    }
+
+    [Fact]
+    public async Task Get_and_post_return_the_hits_of_one_version_as_json()
+    {
+        var (status, body) = await GetAsync($"/collections/docs/search?q={Uri.EscapeDataString(ApiSilo.Text(5))}&k=3&content=true", ApiSilo.SearchToken);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("v1", body.GetProperty("version").GetString());
+        Assert.False(body.GetProperty("pinned").GetBoolean());
+        var hits = body.GetProperty("hits").EnumerateArray().ToList();
+        Assert.Equal(3, hits.Count);
+        Assert.Equal("d5", hits[0].GetProperty("id").GetString());
+        Assert.Equal(5, hits[0].GetProperty("metadata").GetProperty("topic").GetInt32()); // an object, not a string
+        Assert.Equal(ApiSilo.Text(5), hits[0].GetProperty("content").GetString());
+        Assert.All(hits, h => Assert.Equal("v1", h.GetProperty("version").GetString()));
+
+        // GET filters repeat; POST takes the same fields as JSON; /api/collections/… is the same endpoint.
+        (status, body) = await GetAsync("/collections/docs/search?q=topic&k=100&filter=topic:=5", ApiSilo.SearchToken);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(12, body.GetProperty("hits").GetArrayLength()); // d5, d22, … d192
+        (status, body) = await PostAsync("/api/collections/docs/search", new { q = "topic", k = 100, filter = new[] { "topic>=3", "topic<=4" }, version = "v1" });
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.True(body.GetProperty("pinned").GetBoolean());
+        Assert.All(body.GetProperty("hits").EnumerateArray(), h => Assert.InRange(h.GetProperty("metadata").GetProperty("topic").GetInt32(), 3, 4));
+        Assert.Equal(24, body.GetProperty("hits").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Bad_requests_are_400_and_unknown_names_404_with_the_reason()
+    {
+        async Task ExpectAsync(string path, HttpStatusCode expected, string reason)
+        {
+            var (status, body) = await GetAsync(path, ApiSilo.SearchToken);
+            Assert.Equal(expected, status);
+            Assert.Contains(reason, body.GetProperty("error").GetString(), StringComparison.Ordinal);
+        }
+
+        await ExpectAsync("/collections/docs/search?q=topic&k=0", HttpStatusCode.BadRequest, "k must be between 1 and 1000 (was 0)");
+        await ExpectAsync("/collections/docs/search?q=", HttpStatusCode.BadRequest, "query text is empty");
+        await ExpectAsync("/collections/docs/search", HttpStatusCode.BadRequest, "query text is empty");
+        await ExpectAsync("/collections/docs/search?q=topic&filter=topic>3", HttpStatusCode.BadRequest, "Filter 'topic>3'");
+        await ExpectAsync("/collections/nosuch/search?q=topic", HttpStatusCode.NotFound, "Collection nosuch does not exist");
+        await ExpectAsync("/collections/docs/search?q=topic&version=v9", HttpStatusCode.NotFound, "no version v9");
+    }
+
+    [Fact]
+    public async Task The_cli_searches_with_the_search_token()
+    {
+        string[] connection = ["-c", "docs", "--api", _silo.Address.ToString(), "--token", ApiSilo.SearchToken];
+        var search = await EmbeddingsCli.RunAsync(["search", ApiSilo.Text(7), "-k", "2", .. connection], Cancellation);
+        Assert.True(search.ExitCode == 0, search.Output);
+        Assert.Contains("version v1", search.Output, StringComparison.Ordinal);
+        Assert.Contains("d7", search.Output, StringComparison.Ordinal);
+
+        var json = await EmbeddingsCli.RunAsync(["search", "topic", "-k", "50", "--filter", "topic:=7", "--json", .. connection], Cancellation);
+        Assert.True(json.ExitCode == 0, json.Output);
+        using (var document = JsonDocument.Parse(json.Output))
+        {
+            var hits = document.RootElement.GetProperty("hits").EnumerateArray().ToList();
+            Assert.Equal(12, hits.Count);
+            Assert.All(hits, h => Assert.Equal(7, h.GetProperty("metadata").GetProperty("topic").GetInt32()));
+        }
+
+        var badFilter = await EmbeddingsCli.RunAsync(["search", "topic", "--filter", "topic", .. connection], Cancellation);
+        Assert.Equal(1, badFilter.ExitCode);
+        Assert.Contains("error: Filter 'topic' is not field=text", badFilter.Output, StringComparison.Ordinal);
+        var unknown = await EmbeddingsCli.RunAsync(["search", "topic", "--version", "v9", .. connection], Cancellation);
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("no version v9", unknown.Output, StringComparison.Ordinal);
+    }
+
+    public async ValueTask InitializeAsync() => _silo = await ApiSilo.StartAsync(server, "search-api", Cancellation);
+
+    public ValueTask DisposeAsync() => _silo.DisposeAsync();
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> GetAsync(string path, string token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_silo.Address, path));
+        return await SendAsync(request, token);
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(string path, object body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_silo.Address, path)) { Content = JsonContent.Create(body) };
+        return await SendAsync(request, ApiSilo.SearchToken);
+    }
+
+    private static async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(HttpRequestMessage request, string token)
+    {
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await s_http.SendAsync(request, Cancellation);
+        var text = await response.Content.ReadAsStringAsync(Cancellation);
+        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+}
