@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Orleans.Embeddings.Inference.Models;
 using Orleans.Embeddings.Inference.Sessions;
@@ -54,6 +55,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         _options = options ?? new DynamicBatcherOptions();
         _options.Validate();
         _estimateTokens = _options.EstimateTokens;
+        _inlineQueryTicks = (long)(_options.InlineQueryBelow.TotalSeconds * Stopwatch.Frequency);
         _lanes = [.. s_priority.Select(_ => Channel.CreateBounded<Request>(new BoundedChannelOptions(_options.LaneCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -69,6 +71,12 @@ public sealed class DynamicBatcher : IAsyncDisposable
     }
 
     private readonly long[] _runsPerLane = new long[3];
+    private readonly long _inlineQueryTicks;
+    private long _queryRunTicks;
+    private long _inlineQueryRuns;
+
+    /// <summary>How many queries ran on their caller's thread (see <see cref="DynamicBatcherOptions.InlineQueryBelow"/>).</summary>
+    public long InlineQueryRuns => Interlocked.Read(ref _inlineQueryRuns);
 
     /// <summary>How many requests wait in <paramref name="lane"/>'s queue (at most its capacity; callers beyond it wait to enqueue).</summary>
     public int GetQueuedCount(EmbeddingLane lane) => _lanes[(int)lane].Reader.Count;
@@ -82,6 +90,11 @@ public sealed class DynamicBatcher : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(text);
         ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+        if (lane == EmbeddingLane.Query && RunsInline())
+        {
+            return RunInline(text);
+        }
+
         var request = new Request(text, _estimateTokens(text), cancellationToken);
         if (lane == EmbeddingLane.Live)
         {
@@ -293,11 +306,45 @@ public sealed class DynamicBatcher : IAsyncDisposable
         return batch;
     }
 
+    // A query runs on the caller's thread when query runs have been cheaper than handing the query to the runner would
+    // be (a static model embeds a query in microseconds; waking a runner thread and coming back costs more, and far more
+    // on a saturated CPU) and no query waits in the lane, so an inline run never overtakes a queued one.
+    private bool RunsInline()
+    {
+        var average = Volatile.Read(ref _queryRunTicks);
+        return average > 0 && average < _inlineQueryTicks && _lanes[(int)EmbeddingLane.Query].Reader.Count == 0;
+    }
+
+    private TextEmbedding RunInline(string text)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var result = _embed([text], EmbeddingPurpose.Query);
+        RecordQueryRun(Stopwatch.GetTimestamp() - start, 1);
+        Interlocked.Increment(ref _runsPerLane[(int)EmbeddingLane.Query]);
+        Interlocked.Increment(ref _inlineQueryRuns);
+        return result.Count == 1 ? result[0] : throw new InvalidOperationException($"The model returned {result.Count} embeddings for 1 text.");
+    }
+
+    // A moving average of the time per query text (ticks), from runner and inline runs alike; it halves toward each new
+    // run, so the cold first runs (JIT, first ONNX Runtime run) are forgotten after a few queries.
+    private void RecordQueryRun(long ticks, int texts)
+    {
+        var perText = Math.Max(1, ticks / Math.Max(1, texts));
+        var average = Volatile.Read(ref _queryRunTicks);
+        Volatile.Write(ref _queryRunTicks, average == 0 ? perText : (average + perText) / 2);
+    }
+
     private void Run(List<Request> batch, EmbeddingPurpose purpose)
     {
         try
         {
+            var start = Stopwatch.GetTimestamp();
             var results = _embed([.. batch.Select(r => r.Text)], purpose);
+            if (purpose == EmbeddingPurpose.Query)
+            {
+                RecordQueryRun(Stopwatch.GetTimestamp() - start, batch.Count);
+            }
+
             if (results.Count != batch.Count)
             {
                 throw new InvalidOperationException($"The model returned {results.Count} embeddings for {batch.Count} texts.");

@@ -31,6 +31,14 @@ public sealed class DynamicBatcherOptions
     /// </summary>
     public TimeSpan QueryMaxWait { get; set; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// A query whose model runs have averaged less than this per text is embedded on its caller's thread, when no other
+    /// query waits, instead of being handed to the query runner. With a static model a query embeds in microseconds,
+    /// less than the hand-over to a runner thread and back costs (and far less than it costs on a saturated CPU). Zero:
+    /// always use the runner. Encoders take milliseconds per query and always use the runner.
+    /// </summary>
+    public TimeSpan InlineQueryBelow { get; set; } = TimeSpan.FromMilliseconds(0.5);
+
     /// <summary>The most padded tokens (texts × longest text) in one model run; bounds memory and latency.</summary>
     public int MaxPaddedTokens { get; set; } = DefaultMaxPaddedTokens;
 
@@ -84,6 +92,7 @@ public sealed class DynamicBatcherOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxBatchSize, 1, nameof(MaxBatchSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxWait, TimeSpan.Zero, nameof(MaxWait));
         ArgumentOutOfRangeException.ThrowIfLessThan(QueryMaxWait, TimeSpan.Zero, nameof(QueryMaxWait));
+        ArgumentOutOfRangeException.ThrowIfLessThan(InlineQueryBelow, TimeSpan.Zero, nameof(InlineQueryBelow));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxPaddedTokens, 1, nameof(MaxPaddedTokens));
         ArgumentOutOfRangeException.ThrowIfLessThan(SortWindowBatches, 1, nameof(SortWindowBatches));
         ArgumentOutOfRangeException.ThrowIfLessThan(BulkShare, 1, nameof(BulkShare));

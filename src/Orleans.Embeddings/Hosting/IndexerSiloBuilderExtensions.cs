@@ -70,6 +70,7 @@ public static class IndexerSiloBuilderExtensions
         services.TryAddSingleton<LocalWorkers>();
         services.TryAddSingleton<RoutingCache>();
         services.TryAddSingleton<Orleans.Embeddings.Search.VersionTableCache>();
+        services.TryAddSingleton<Orleans.Embeddings.Search.SearchExecutor>();
         services.TryAddSingleton<Orleans.Embeddings.Storage.Search.VectorSearch>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RoutingCache>());
 

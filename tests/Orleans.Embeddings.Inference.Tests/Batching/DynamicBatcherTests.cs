@@ -50,6 +50,47 @@ public sealed class DynamicBatcherTests(StaticModelFixture model) : IClassFixtur
     }
 
     [Fact]
+    public async Task EmbedAsync_CheapQueries_RunOnTheCallersThreadOnceTheirCostIsKnown()
+    {
+        var threads = new ConcurrentQueue<string?>();
+        await using var batcher = new DynamicBatcher((batch, purpose) =>
+        {
+            threads.Enqueue(Thread.CurrentThread.Name);
+            return _session.Embed(batch, purpose);
+        });
+
+        for (var i = 0; i < 20; i++)
+        {
+            var embedding = await batcher.EmbedAsync($"web server {i}", EmbeddingLane.Query, Cancellation);
+            Assert.Equal(_session.Embed([$"web server {i}"], EmbeddingPurpose.Query)[0].Vector, embedding.Vector);
+        }
+
+        Assert.Equal("embedding-batcher-query", threads.First()); // the first measures the model on the runner
+        Assert.True(batcher.InlineQueryRuns >= 10, $"{batcher.InlineQueryRuns} of 20 queries ran inline");
+        Assert.Equal(20, batcher.GetRunCount(EmbeddingLane.Query));
+    }
+
+    [Fact]
+    public async Task EmbedAsync_SlowQueries_AlwaysUseTheRunner()
+    {
+        var threads = new ConcurrentQueue<string?>();
+        await using var batcher = new DynamicBatcher((batch, purpose) =>
+        {
+            threads.Enqueue(Thread.CurrentThread.Name);
+            Thread.Sleep(2); // an encoder takes milliseconds per query
+            return _session.Embed(batch, purpose);
+        });
+
+        for (var i = 0; i < 10; i++)
+        {
+            await batcher.EmbedAsync($"web server {i}", EmbeddingLane.Query, Cancellation);
+        }
+
+        Assert.Equal(0, batcher.InlineQueryRuns);
+        Assert.All(threads, name => Assert.Equal("embedding-batcher-query", name));
+    }
+
+    [Fact]
     public async Task EmbedAsync_QueryWhileADocumentBatchIsRunning_DoesNotWaitForIt()
     {
         using var documentGate = new SemaphoreSlim(0);
