@@ -7,4 +7,5 @@ root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(IngestCommand.Create());
 root.Subcommands.Add(Orleans.Embeddings.Cli.Rollouts.RolloutCommand.Create());
 root.Subcommands.Add(Orleans.Embeddings.Cli.Search.SearchCommand.Create());
+root.Subcommands.Add(Orleans.Embeddings.Cli.Evaluation.EvalCommand.Create());
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -48,4 +48,9 @@ public sealed class EmbeddingSearchClient(IGrainFactory grains, IOptions<Embeddi
         string collection, IReadOnlyList<string> texts, string? version = null, TextKind kind = TextKind.Query, string? routingKey = null,
         CancellationToken cancellationToken = default) =>
         grains.GetGrain<ISearchGrain>(0).EmbedAsync(collection, version, routingKey, texts, kind).WaitAsync(cancellationToken);
+
+    /// <summary>How many live documents each version holds, and which of <paramref name="ids"/> all of them hold.</summary>
+    /// <exception cref="SearchException">A collection or version is unknown.</exception>
+    public Task<VersionCoverageResponse> GetCoverageAsync(string collection, IReadOnlyList<string> versions, IReadOnlyList<string> ids, CancellationToken cancellationToken = default) =>
+        grains.GetGrain<ISearchGrain>(0).GetCoverageAsync(collection, versions, ids).WaitAsync(cancellationToken);
 }

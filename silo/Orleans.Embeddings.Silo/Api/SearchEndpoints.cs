@@ -27,28 +27,35 @@ public static class SearchEndpoints
                 return Results.Json(new ApiError("a search or operator bearer token is required (Authorization: Bearer <token>)"), RolloutEndpoints.Json, statusCode: StatusCodes.Status401Unauthorized);
             });
 
-            search.MapGet("/search", (string collection, string? q, int? k, string[]? filter, string? version, string? routingKey, int? efSearch, bool? content, IGrainFactory grains) =>
-                RunAsync(grains, collection, new HttpSearchRequest(q, k, filter, version, routingKey, efSearch, content)));
+            search.MapGet("/search", (string collection, string? q, int? k, string[]? filter, string? version, string? routingKey, int? efSearch, bool? content, string[]? presentIn, IGrainFactory grains) =>
+                RunAsync(grains, collection, new HttpSearchRequest(q, k, filter, version, routingKey, efSearch, content, presentIn)));
             search.MapPost("/search", (string collection, HttpSearchRequest body, IGrainFactory grains) =>
                 RunAsync(grains, collection, body));
+            search.MapPost("/coverage", (string collection, HttpCoverageRequest body, IGrainFactory grains) =>
+                RespondAsync(async () => await grains.GetGrain<ISearchGrain>(0).GetCoverageAsync(collection, body.Versions ?? [], body.Ids ?? []).ConfigureAwait(false)));
         }
     }
 
-    private static async Task<IResult> RunAsync(IGrainFactory grains, string collection, HttpSearchRequest body)
+    private static Task<IResult> RunAsync(IGrainFactory grains, string collection, HttpSearchRequest body) => RespondAsync(async () =>
+    {
+        var request = new SearchRequest(collection, body.Query ?? string.Empty)
+        {
+            K = body.K ?? SearchRequest.DefaultK,
+            Filters = [.. (body.Filter ?? []).Select(SearchFilter.Parse)],
+            Version = body.Version,
+            RoutingKey = body.RoutingKey,
+            EfSearch = body.EfSearch,
+            IncludeContent = body.Content ?? false,
+            PresentIn = body.PresentIn ?? [],
+        };
+        return HttpSearchResponse.From(await grains.GetGrain<ISearchGrain>(0).SearchAsync(request).ConfigureAwait(false));
+    });
+
+    private static async Task<IResult> RespondAsync<T>(Func<Task<T>> call)
     {
         try
         {
-            var request = new SearchRequest(collection, body.Query ?? string.Empty)
-            {
-                K = body.K ?? SearchRequest.DefaultK,
-                Filters = [.. (body.Filter ?? []).Select(SearchFilter.Parse)],
-                Version = body.Version,
-                RoutingKey = body.RoutingKey,
-                EfSearch = body.EfSearch,
-                IncludeContent = body.Content ?? false,
-            };
-            var response = await grains.GetGrain<ISearchGrain>(0).SearchAsync(request).ConfigureAwait(false);
-            return Results.Json(HttpSearchResponse.From(response), RolloutEndpoints.Json);
+            return Results.Json(await call().ConfigureAwait(false), RolloutEndpoints.Json);
         }
         catch (FormatException ex)
         {
@@ -62,6 +69,11 @@ public static class SearchEndpoints
     }
 }
 
+/// <summary>Which documents versions hold.</summary>
+/// <param name="Versions">The versions.</param>
+/// <param name="Ids">Document ids to check.</param>
+public sealed record HttpCoverageRequest(string[]? Versions, string[]? Ids);
+
 /// <summary>A search over HTTP (the GET query string has the same names; <c>q</c> is the query).</summary>
 /// <param name="Query">The query text.</param>
 /// <param name="K">How many hits (default 10).</param>
@@ -70,6 +82,7 @@ public static class SearchEndpoints
 /// <param name="RoutingKey">What the split is sticky by.</param>
 /// <param name="EfSearch">HNSW candidate list size.</param>
 /// <param name="Content">Whether hits carry the document's content.</param>
+/// <param name="PresentIn">Other versions that must also hold each hit (evaluation of a loading version).</param>
 public sealed record HttpSearchRequest(
     [property: System.Text.Json.Serialization.JsonPropertyName("q")] string? Query,
     int? K,
@@ -77,7 +90,8 @@ public sealed record HttpSearchRequest(
     string? Version,
     string? RoutingKey,
     int? EfSearch,
-    bool? Content);
+    bool? Content,
+    string[]? PresentIn = null);
 
 /// <summary>A search answer over HTTP: metadata as JSON objects, not strings.</summary>
 public sealed record HttpSearchResponse(string Collection, string Version, bool Pinned, long Epoch, IReadOnlyList<HttpSearchHit> Hits, double EmbedMilliseconds, double SearchMilliseconds)

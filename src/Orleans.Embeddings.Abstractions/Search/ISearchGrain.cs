@@ -19,6 +19,13 @@ public interface ISearchGrain : IGrainWithIntegerKey
     /// <exception cref="SearchException">The request is invalid, or names an unknown collection or version.</exception>
     Task<EmbedResponse> EmbedAsync(string collection, string? version, string? routingKey, IReadOnlyList<string> texts, TextKind kind);
 
+    /// <summary>
+    /// How many live documents each of <paramref name="versions"/> holds, and which of <paramref name="ids"/> all of them
+    /// hold (at most <see cref="MaxEmbedTexts"/> × 16 ids): what an evaluation of a loading version is restricted to.
+    /// </summary>
+    /// <exception cref="SearchException">A collection or version is unknown, or there are too many ids.</exception>
+    Task<VersionCoverageResponse> GetCoverageAsync(string collection, IReadOnlyList<string> versions, IReadOnlyList<string> ids);
+
     /// <summary>The most texts one <see cref="EmbedAsync"/> call takes.</summary>
     const int MaxEmbedTexts = 1024;
 }
@@ -28,3 +35,11 @@ public interface ISearchGrain : IGrainWithIntegerKey
 /// <param name="Vectors">One vector per text, in order.</param>
 [GenerateSerializer, Immutable]
 public sealed record EmbedResponse([property: Id(0)] string Version, [property: Id(1)] IReadOnlyList<float[]> Vectors);
+
+/// <summary>What versions hold.</summary>
+/// <param name="LiveDocuments">Live documents per version.</param>
+/// <param name="PresentInAll">Those of the ids asked about that every version holds, in the order asked.</param>
+[GenerateSerializer, Immutable]
+public sealed record VersionCoverageResponse(
+    [property: Id(0)] IReadOnlyDictionary<string, long> LiveDocuments,
+    [property: Id(1)] IReadOnlyList<string> PresentInAll);

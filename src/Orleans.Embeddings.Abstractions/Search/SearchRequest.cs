@@ -42,4 +42,11 @@ public sealed record SearchRequest([property: Id(0)] string Collection, [propert
     /// <summary>Whether hits carry the document's content.</summary>
     [Id(7)]
     public bool IncludeContent { get; init; }
+
+    /// <summary>
+    /// Other versions that must also hold each hit (live): an evaluation that compares a version still loading with a
+    /// complete one restricts both to the documents both hold.
+    /// </summary>
+    [Id(8)]
+    public IReadOnlyList<string> PresentIn { get; init; } = [];
 }

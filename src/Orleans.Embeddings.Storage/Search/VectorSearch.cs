@@ -58,6 +58,11 @@ public sealed class VectorSearch(NpgsqlDataSource dataSource)
             }
         }
 
+        foreach (var other in request.PresentIn)
+        {
+            where.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM {other.QuotedTable} o WHERE o.id = t.id AND NOT o.deleted)");
+        }
+
         var distance = $"t.embedding {table.DistanceOperator} @query::{table.SqlElementType}";
         var content = request.IncludeContent
             ? "d.content FROM nn LEFT JOIN embeddings_documents d ON d.collection = @collection AND d.id = nn.id"

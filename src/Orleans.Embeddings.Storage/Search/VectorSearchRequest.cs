@@ -1,3 +1,5 @@
+using Orleans.Embeddings.Storage.Versions;
+
 namespace Orleans.Embeddings.Storage.Search;
 
 /// <summary>A k-nearest-neighbour query on one version table.</summary>
@@ -19,6 +21,12 @@ public sealed record VectorSearchRequest(ReadOnlyMemory<float> Query, int K)
 
     /// <summary>Conditions on metadata, combined with AND.</summary>
     public IReadOnlyList<MetadataFilter> Filters { get; init; } = [];
+
+    /// <summary>
+    /// Other versions' tables that must also hold a live row of each hit: comparing a version that is still loading
+    /// with a complete one is fair only on the documents both hold.
+    /// </summary>
+    public IReadOnlyList<VersionTable> PresentIn { get; init; } = [];
 
     /// <summary>Whether hits carry the document's content (joined from the documents table).</summary>
     public bool IncludeContent { get; init; }

@@ -72,6 +72,7 @@ public static class IndexerSiloBuilderExtensions
         services.TryAddSingleton<Orleans.Embeddings.Search.VersionTableCache>();
         services.TryAddSingleton<Orleans.Embeddings.Search.SearchExecutor>();
         services.TryAddSingleton<Orleans.Embeddings.Storage.Search.VectorSearch>();
+        services.TryAddSingleton<Orleans.Embeddings.Storage.Search.VersionCoverage>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RoutingCache>());
 
         // Rollouts: the coordinators' state, shard checkpoints, reconciliation and index builds, and the supervisor

@@ -15,7 +15,7 @@ namespace Orleans.Embeddings.Search;
 /// and searches that version's table. A plain class, so its awaits need not come back to an activation's scheduler:
 /// on a small machine each such hop costs a measurable share of a millisecond search.
 /// </summary>
-public sealed class SearchExecutor(RoutingCache routing, VersionTableCache tables, WorkerRouter workers, VectorSearch search)
+public sealed class SearchExecutor(RoutingCache routing, VersionTableCache tables, WorkerRouter workers, VectorSearch search, VersionCoverage coverage)
 {
     /// <summary>Runs one search.</summary>
     /// <exception cref="SearchException">The request is invalid, or names an unknown collection or version.</exception>
@@ -23,6 +23,7 @@ public sealed class SearchExecutor(RoutingCache routing, VersionTableCache table
     {
         Validate(request);
         var filters = ToStorage(request.Filters);
+        var presentIn = await TablesAsync(request.Collection, request.PresentIn).ConfigureAwait(false);
         for (var attempt = 0; ; attempt++)
         {
             var (routingTable, version, table) = await ChooseAsync(request.Collection, request.Version, request.RoutingKey).ConfigureAwait(false);
@@ -36,6 +37,7 @@ public sealed class SearchExecutor(RoutingCache routing, VersionTableCache table
                     EfSearch = request.EfSearch ?? VectorSearchRequest.DefaultEfSearch,
                     Filters = filters,
                     IncludeContent = request.IncludeContent,
+                    PresentIn = presentIn,
                 }).ConfigureAwait(false);
                 return new SearchResponse(
                     request.Collection,
@@ -86,6 +88,41 @@ public sealed class SearchExecutor(RoutingCache routing, VersionTableCache table
 
         var (_, chosen, _) = await ChooseAsync(collection, version, routingKey).ConfigureAwait(false);
         return new EmbedResponse(chosen, await workers.EmbedAsync(collection, chosen, texts, kind).ConfigureAwait(false));
+    }
+
+    /// <summary>Live documents per version, and which of <paramref name="ids"/> every version holds.</summary>
+    /// <exception cref="SearchException">A collection or version is unknown, or there are too many ids.</exception>
+    public async Task<VersionCoverageResponse> GetCoverageAsync(string collection, IReadOnlyList<string> versions, IReadOnlyList<string> ids)
+    {
+        RequireCollection(collection);
+        if (versions is null || versions.Count == 0)
+        {
+            throw new SearchException(SearchErrorKind.InvalidRequest, "Name at least one version.");
+        }
+
+        if (ids is null || ids.Count > ISearchGrain.MaxEmbedTexts * 16)
+        {
+            throw new SearchException(SearchErrorKind.InvalidRequest, $"Ask about at most {ISearchGrain.MaxEmbedTexts * 16} ids at once.");
+        }
+
+        _ = await routing.GetAsync(collection).ConfigureAwait(false)
+            ?? throw new SearchException(SearchErrorKind.UnknownCollection, $"Collection {collection} does not exist.");
+        var versionTables = await TablesAsync(collection, versions).ConfigureAwait(false);
+        return new VersionCoverageResponse(
+            await coverage.CountLiveAsync(versionTables).ConfigureAwait(false),
+            await coverage.PresentInAllAsync(versionTables, ids).ConfigureAwait(false));
+    }
+
+    private async Task<List<VersionTable>> TablesAsync(string collection, IReadOnlyList<string>? versions)
+    {
+        var result = new List<VersionTable>();
+        foreach (var version in (versions ?? []).Distinct(StringComparer.Ordinal))
+        {
+            result.Add(await tables.GetAsync(collection, version).ConfigureAwait(false)
+                ?? throw new SearchException(SearchErrorKind.UnknownVersion, $"Collection {collection} has no version {version}."));
+        }
+
+        return result;
     }
 
     private async Task<(RoutingTable Routing, string Version, VersionTable Table)> ChooseAsync(string collection, string? pinned, string? routingKey)

@@ -14,4 +14,7 @@ internal sealed class SearchGrain(SearchExecutor executor) : Grain, ISearchGrain
 
     public Task<EmbedResponse> EmbedAsync(string collection, string? version, string? routingKey, IReadOnlyList<string> texts, TextKind kind) =>
         executor.EmbedAsync(collection, version, routingKey, texts, kind);
+
+    public Task<VersionCoverageResponse> GetCoverageAsync(string collection, IReadOnlyList<string> versions, IReadOnlyList<string> ids) =>
+        executor.GetCoverageAsync(collection, versions, ids);
 }
