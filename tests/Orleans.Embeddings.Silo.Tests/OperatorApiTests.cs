@@ -65,6 +65,9 @@ public sealed class OperatorApiTests(PostgresServer server) : IAsyncLifetime
         var rollback = await EmbeddingsCli.RunAsync(["rollout", "rollback", .. connection], Cancellation);
         Assert.True(rollback.ExitCode == 0, rollback.Output);
         Assert.Contains("RolledBack", rollback.Output, StringComparison.Ordinal);
+        var status = await EmbeddingsCli.RunAsync(["rollout", "status", .. connection], Cancellation);
+        Assert.True(status.ExitCode == 0, status.Output);
+        Assert.Contains("no searches since", status.Output, StringComparison.Ordinal); // the per-version search figures
 
         var unknown = await EmbeddingsCli.RunAsync(["rollout", "promote", "v9", .. connection], Cancellation);
         Assert.Equal(1, unknown.ExitCode);

@@ -39,6 +39,13 @@ public sealed class SearchApiTests(PostgresServer server) : IAsyncLifetime
         Assert.Equal(ApiSilo.Text(5), hits[0].GetProperty("content").GetString());
         Assert.All(hits, h => Assert.Equal("v1", h.GetProperty("version").GetString()));
 
+        // Feedback names the search by its queryId.
+        var queryId = body.GetProperty("queryId").GetString();
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync("/collections/docs/feedback", new { queryId, documentId = "d5", kind = "click" })).Status);
+        var badFeedback = await PostAsync("/collections/docs/feedback", new { queryId = "not-an-id", documentId = "d5" });
+        Assert.Equal(HttpStatusCode.BadRequest, badFeedback.Status);
+        Assert.Contains("queryId 'not-an-id'", badFeedback.Body.GetProperty("error").GetString(), StringComparison.Ordinal);
+
         // GET filters repeat; POST takes the same fields as JSON; /api/collections/… is the same endpoint.
         (status, body) = await GetAsync("/collections/docs/search?q=topic&k=100&filter=topic:=5", ApiSilo.SearchToken);
         Assert.Equal(HttpStatusCode.OK, status);

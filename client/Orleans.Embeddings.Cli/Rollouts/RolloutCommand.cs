@@ -67,13 +67,19 @@ internal static class RolloutCommand
     {
         var (collection, api, token) = (SiloApi.CollectionOption(), SiloApi.ApiOption(), SiloApi.TokenOption());
         var watch = new Option<bool>("--watch", "-w") { Description = "Follow the rollout with a progress bar until it is Ready (or fails)." };
-        var command = new Command("status", "Show the versions, their traffic and the rollout's progress.") { watch, collection, api, token };
+        var minutes = new Option<int>("--minutes") { Description = "The window of the per-version search figures.", DefaultValueFactory = _ => 60 };
+        var command = new Command("status", "Show the versions, their traffic, the rollout's progress, and per-version search figures (A/B and shadow).") { watch, minutes, collection, api, token };
         command.SetAction(async (result, ct) =>
         {
             var name = result.GetValue(collection)!;
             if (!result.GetValue(watch))
             {
-                return await CallAsync(result.GetValue(api)!, result.GetValue(token), client => client.GetAsync<RolloutStatus>(name, "rollout", ct));
+                return await CallAsync(result.GetValue(api)!, result.GetValue(token), async client =>
+                {
+                    Print(await client.GetAsync<RolloutStatus>(name, "rollout", ct));
+                    PrintMetrics(await client.GetAsync<SearchMetricsView>(name, $"rollout/metrics?minutes={result.GetValue(minutes)}", ct));
+                    return (object?)null;
+                });
             }
 
             try
@@ -147,6 +153,45 @@ internal static class RolloutCommand
             AnsiConsole.MarkupLine(Markup.Escape($"the previous version is written until {retireAt:u} (rollback window), then retired"));
         }
     }
+
+    private static void PrintMetrics(SearchMetricsView metrics)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        if (metrics.Versions.Count == 0)
+        {
+            AnsiConsole.MarkupLine(Markup.Escape($"no searches since {metrics.Since:u}"));
+            return;
+        }
+
+        AnsiConsole.MarkupLine(Markup.Escape($"searches since {metrics.Since:u} (all silos; click-through = searches with a click on a hit ranked <= 10):"));
+        var table = new Table().AddColumns("version", "searches", "p50 ms", "p99 ms", "failed", "empty", "click-through");
+        foreach (var v in metrics.Versions)
+        {
+            table.AddRow(
+                Markup.Escape(v.Version), v.Searches.ToString("N0", inv), v.P50Milliseconds?.ToString("F1", inv) ?? "-", v.P99Milliseconds?.ToString("F1", inv) ?? "-",
+                v.Failed.ToString("N0", inv), v.Empty.ToString("N0", inv), v.ClickThrough is { } ctr ? $"{ctr:P1} ({v.Clicked:N0})" : "-");
+        }
+
+        AnsiConsole.Write(table);
+        if (metrics.Shadow.Count > 0)
+        {
+            var shadow = new Table().AddColumns("answered by", "shadowed on", "samples", "overlap@k", "RBO", "latency delta p50 ms");
+            foreach (var s in metrics.Shadow)
+            {
+                shadow.AddRow(
+                    Markup.Escape(s.Version), Markup.Escape(s.Candidate), s.Samples.ToString("N0", inv), s.Overlap?.ToString("F3", inv) ?? "-",
+                    s.Rbo?.ToString("F3", inv) ?? "-", s.LatencyDeltaP50Milliseconds?.ToString("+0.0;-0.0", inv) ?? "-");
+            }
+
+            AnsiConsole.Write(shadow);
+        }
+    }
+
+    private sealed record SearchMetricsView(DateTimeOffset Since, List<VersionStatsView> Versions, List<ShadowView> Shadow);
+
+    private sealed record VersionStatsView(string Version, long Searches, long Failed, long Empty, double? P50Milliseconds, double? P99Milliseconds, long Clicked, double? ClickThrough);
+
+    private sealed record ShadowView(string Version, string Candidate, long Samples, double? Overlap, double? Rbo, double? LatencyDeltaP50Milliseconds);
 
     internal static async Task<int> CallAsync<T>(string api, string? token, Func<SiloApi, Task<T>> call)
     {

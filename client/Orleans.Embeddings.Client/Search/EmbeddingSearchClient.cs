@@ -53,4 +53,12 @@ public sealed class EmbeddingSearchClient(IGrainFactory grains, IOptions<Embeddi
     /// <exception cref="SearchException">A collection or version is unknown.</exception>
     public Task<VersionCoverageResponse> GetCoverageAsync(string collection, IReadOnlyList<string> versions, IReadOnlyList<string> ids, CancellationToken cancellationToken = default) =>
         grains.GetGrain<ISearchGrain>(0).GetCoverageAsync(collection, versions, ids).WaitAsync(cancellationToken);
+
+    /// <summary>
+    /// Records feedback on a hit of a search (its <see cref="SearchResponse.QueryId"/>): "click" counts for the
+    /// per-version click-through at 10 that an A/B comparison reads. Repeating it changes nothing.
+    /// </summary>
+    /// <exception cref="SearchException">The kind or document id is malformed.</exception>
+    public Task RecordFeedbackAsync(string collection, Guid queryId, string documentId, string kind = "click", CancellationToken cancellationToken = default) =>
+        grains.GetGrain<ISearchGrain>(0).RecordFeedbackAsync(collection, queryId, documentId, kind).WaitAsync(cancellationToken);
 }

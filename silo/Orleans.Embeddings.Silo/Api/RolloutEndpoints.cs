@@ -42,6 +42,12 @@ public static class RolloutEndpoints
                 var status = await Coordinator(grains, collection).GetStatusAsync();
                 return status.Versions.IsEmpty && status.Epoch == 0 ? throw new KeyNotFoundException($"Collection {collection} does not exist.") : status;
             }));
+        api.MapGet("/rollout/metrics", (string collection, int? minutes, Orleans.Embeddings.Storage.Search.SearchLog log) =>
+            Run(async () =>
+            {
+                var since = DateTimeOffset.UtcNow - TimeSpan.FromMinutes(minutes is > 0 ? minutes.Value : 60);
+                return new SearchMetrics(since, await log.ReadVersionStatsAsync(collection, since).ConfigureAwait(false), await log.ReadShadowStatsAsync(collection, since).ConfigureAwait(false));
+            }));
         api.MapPost("/rollout/start", (string collection, VersionRequest body, IGrainFactory grains) =>
             Run(() => Coordinator(grains, collection).StartRolloutAsync(Required(body.Version, "version"))));
         api.MapPost("/rollout/traffic", (string collection, TrafficRequest body, IGrainFactory grains) =>
@@ -85,6 +91,10 @@ public static class RolloutEndpoints
         }
     }
 }
+
+/// <summary>Per-version search figures and shadow comparisons since a time (the online A/B evidence).</summary>
+public sealed record SearchMetrics(
+    DateTimeOffset Since, IReadOnlyList<Orleans.Embeddings.Storage.Search.VersionSearchStats> Versions, IReadOnlyList<Orleans.Embeddings.Storage.Search.ShadowStats> Shadow);
 
 /// <summary>An error body.</summary>
 public sealed record ApiError(string Error);

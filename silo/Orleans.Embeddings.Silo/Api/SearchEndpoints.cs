@@ -31,6 +31,14 @@ public static class SearchEndpoints
                 RunAsync(grains, collection, new HttpSearchRequest(q, k, filter, version, routingKey, efSearch, content, presentIn)));
             search.MapPost("/search", (string collection, HttpSearchRequest body, IGrainFactory grains) =>
                 RunAsync(grains, collection, body));
+            search.MapPost("/feedback", (string collection, HttpFeedbackRequest body, IGrainFactory grains) =>
+                RespondAsync(async () =>
+                {
+                    await grains.GetGrain<ISearchGrain>(0).RecordFeedbackAsync(
+                        collection, Guid.TryParse(body.QueryId, out var id) ? id : throw new FormatException($"queryId '{body.QueryId}' is not a search's query id."),
+                        body.DocumentId ?? string.Empty, body.Kind ?? "click").ConfigureAwait(false);
+                    return new { recorded = true };
+                }));
             search.MapPost("/coverage", (string collection, HttpCoverageRequest body, IGrainFactory grains) =>
                 RespondAsync(async () => await grains.GetGrain<ISearchGrain>(0).GetCoverageAsync(collection, body.Versions ?? [], body.Ids ?? []).ConfigureAwait(false)));
         }
@@ -69,6 +77,12 @@ public static class SearchEndpoints
     }
 }
 
+/// <summary>Feedback on a hit of a search.</summary>
+/// <param name="QueryId">The search's queryId.</param>
+/// <param name="DocumentId">The hit.</param>
+/// <param name="Kind">What happened (default click).</param>
+public sealed record HttpFeedbackRequest(string? QueryId, string? DocumentId, string? Kind);
+
 /// <summary>Which documents versions hold.</summary>
 /// <param name="Versions">The versions.</param>
 /// <param name="Ids">Document ids to check.</param>
@@ -94,13 +108,14 @@ public sealed record HttpSearchRequest(
     string[]? PresentIn = null);
 
 /// <summary>A search answer over HTTP: metadata as JSON objects, not strings.</summary>
-public sealed record HttpSearchResponse(string Collection, string Version, bool Pinned, long Epoch, IReadOnlyList<HttpSearchHit> Hits, double EmbedMilliseconds, double SearchMilliseconds)
+public sealed record HttpSearchResponse(Guid QueryId, string Collection, string Version, bool Pinned, long Epoch, IReadOnlyList<HttpSearchHit> Hits, double EmbedMilliseconds, double SearchMilliseconds)
 {
     /// <summary>Converts the grain's answer.</summary>
     public static HttpSearchResponse From(SearchResponse response)
     {
         ArgumentNullException.ThrowIfNull(response);
         return new HttpSearchResponse(
+            response.QueryId,
             response.Collection,
             response.Version,
             response.Pinned,

@@ -26,6 +26,13 @@ public interface ISearchGrain : IGrainWithIntegerKey
     /// <exception cref="SearchException">A collection or version is unknown, or there are too many ids.</exception>
     Task<VersionCoverageResponse> GetCoverageAsync(string collection, IReadOnlyList<string> versions, IReadOnlyList<string> ids);
 
+    /// <summary>
+    /// Records feedback on a hit of a search (<paramref name="kind"/> "click" counts for click-through at 10, the online A/B
+    /// signal per version); repeating it changes nothing.
+    /// </summary>
+    /// <exception cref="SearchException">The kind or document id is malformed.</exception>
+    Task RecordFeedbackAsync(string collection, Guid queryId, string documentId, string kind);
+
     /// <summary>The most texts one <see cref="EmbedAsync"/> call takes.</summary>
     const int MaxEmbedTexts = 1024;
 }

@@ -16,4 +16,9 @@ public sealed record SearchResponse(
     [property: Id(3)] long Epoch,
     [property: Id(4)] IReadOnlyList<SearchHit> Hits,
     [property: Id(5)] double EmbedMilliseconds,
-    [property: Id(6)] double SearchMilliseconds);
+    [property: Id(6)] double SearchMilliseconds)
+{
+    /// <summary>This search's id: what <see cref="ISearchGrain.RecordFeedbackAsync"/> names (empty for a search that was not logged).</summary>
+    [Id(7)]
+    public Guid QueryId { get; init; }
+}

@@ -24,6 +24,9 @@ public sealed class IndexerOptions
     /// <summary>How the version coordinator runs rollouts.</summary>
     public Orleans.Embeddings.Rollouts.RolloutOptions Rollouts { get; set; } = new();
 
+    /// <summary>Search logging and shadow comparison.</summary>
+    public Orleans.Embeddings.Search.SearchOptions Search { get; set; } = new();
+
     /// <summary>Whether ONNX Runtime's threads spin while waiting (off by default: the silo shares its cores with streams and PostgreSQL).</summary>
     public bool OnnxSpinning { get; set; }
 

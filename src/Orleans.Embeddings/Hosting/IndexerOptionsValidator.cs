@@ -54,6 +54,7 @@ public sealed class IndexerOptionsValidator : IValidateOptions<IndexerOptions>
         }
 
         failures.AddRange(options.Rollouts.Validate($"{section}:{nameof(options.Rollouts)}"));
+        failures.AddRange(options.Search.Validate($"{section}:{nameof(options.Search)}"));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

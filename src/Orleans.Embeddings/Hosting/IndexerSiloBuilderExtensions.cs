@@ -71,6 +71,10 @@ public static class IndexerSiloBuilderExtensions
         services.TryAddSingleton<RoutingCache>();
         services.TryAddSingleton<Orleans.Embeddings.Search.VersionTableCache>();
         services.TryAddSingleton<Orleans.Embeddings.Search.SearchExecutor>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Orleans.Embeddings.Search.SearchExecutor>());
+        services.TryAddSingleton<Orleans.Embeddings.Storage.Search.SearchLog>();
+        services.TryAddSingleton<Orleans.Embeddings.Search.SearchRecorder>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<Orleans.Embeddings.Search.SearchRecorder>());
         services.TryAddSingleton<Orleans.Embeddings.Storage.Search.VectorSearch>();
         services.TryAddSingleton<Orleans.Embeddings.Storage.Search.VersionCoverage>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RoutingCache>());

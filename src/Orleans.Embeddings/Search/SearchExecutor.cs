@@ -1,9 +1,14 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
 using System.Text.Json;
 using Npgsql;
+using Orleans.Embeddings.Hosting;
 using Orleans.Embeddings.Indexing;
 using Orleans.Embeddings.Routing;
 using Orleans.Embeddings.Storage.Search;
+using Orleans.Embeddings.Storage.Vectors;
 using Orleans.Embeddings.Storage.Versions;
 using Orleans.Embeddings.Workers;
 
@@ -15,8 +20,27 @@ namespace Orleans.Embeddings.Search;
 /// and searches that version's table. A plain class, so its awaits need not come back to an activation's scheduler:
 /// on a small machine each such hop costs a measurable share of a millisecond search.
 /// </summary>
-public sealed class SearchExecutor(RoutingCache routing, VersionTableCache tables, WorkerRouter workers, VectorSearch search, VersionCoverage coverage)
+/// <remarks>
+/// Every search is recorded (<see cref="SearchRecorder"/>). A sample of unpinned searches is shadowed: after the answer,
+/// the same query runs on a candidate version (another write target that is complete: it has traffic or its HNSW index) on this
+/// silo's background shadow loop, and the two hit lists are compared. The loop drops a shadow search when its queue is
+/// full or the candidate's local query lane has queries waiting, so shadow work never delays a caller.
+/// </remarks>
+public sealed class SearchExecutor(
+    RoutingCache routing, VersionTableCache tables, WorkerRouter workers, VectorSearch search, VersionCoverage coverage,
+    SearchRecorder recorder, SearchLog log, HnswIndexBuilder indexes, LocalWorkers localWorkers, IOptions<IndexerOptions> options)
+    : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
+    private readonly Channel<ShadowJob> _shadows = Channel.CreateBounded<ShadowJob>(new BoundedChannelOptions(Math.Max(1, options.Value.Search.ShadowQueue))
+    {
+        FullMode = BoundedChannelFullMode.DropWrite,
+        SingleReader = true,
+    });
+
+    private readonly ConcurrentDictionary<(string, string), (bool Complete, long Until)> _complete = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _shadowLoop = Task.CompletedTask;
+
     /// <summary>Runs one search.</summary>
     /// <exception cref="SearchException">The request is invalid, or names an unknown collection or version.</exception>
     public async Task<SearchResponse> SearchAsync(SearchRequest request)
@@ -27,11 +51,13 @@ public sealed class SearchExecutor(RoutingCache routing, VersionTableCache table
         for (var attempt = 0; ; attempt++)
         {
             var (routingTable, version, table) = await ChooseAsync(request.Collection, request.Version, request.RoutingKey).ConfigureAwait(false);
+            var queryId = Guid.CreateVersion7();
+            var at = DateTimeOffset.UtcNow;
             var clock = Stopwatch.StartNew();
-            var query = await workers.EmbedQueryAsync(request.Collection, version, request.Text).ConfigureAwait(false);
-            var embedded = clock.Elapsed;
             try
             {
+                var query = await workers.EmbedQueryAsync(request.Collection, version, request.Text).ConfigureAwait(false);
+                var embedded = clock.Elapsed;
                 var hits = await search.SearchAsync(table, new VectorSearchRequest(query, request.K)
                 {
                     EfSearch = request.EfSearch ?? VectorSearchRequest.DefaultEfSearch,
@@ -39,14 +65,24 @@ public sealed class SearchExecutor(RoutingCache routing, VersionTableCache table
                     IncludeContent = request.IncludeContent,
                     PresentIn = presentIn,
                 }).ConfigureAwait(false);
-                return new SearchResponse(
+                var elapsed = clock.Elapsed;
+                var response = new SearchResponse(
                     request.Collection,
                     version,
                     request.Version is not null,
                     routingTable.Epoch,
                     [.. hits.Select(h => new SearchHit(h.Id, h.Score, h.MetadataJson, h.Content, h.Version))],
                     embedded.TotalMilliseconds,
-                    (clock.Elapsed - embedded).TotalMilliseconds);
+                    (elapsed - embedded).TotalMilliseconds)
+                { QueryId = queryId };
+                var ids = hits.Select(h => h.Id).ToArray();
+                recorder.Record(new SearchLogEntry(queryId, request.Collection, version, at, elapsed.TotalMilliseconds, ids, Failed: false));
+                if (request.Version is null)
+                {
+                    MaybeShadow(request, routingTable, version, queryId, ids, elapsed.TotalMilliseconds, filters);
+                }
+
+                return response;
             }
             catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
             {
@@ -60,8 +96,143 @@ public sealed class SearchExecutor(RoutingCache routing, VersionTableCache table
 
                 await routing.RefreshAsync(request.Collection).ConfigureAwait(false);
             }
+            catch (Exception ex) when (ex is not SearchException and not OutOfMemoryException)
+            {
+                recorder.Record(new SearchLogEntry(queryId, request.Collection, version, at, clock.Elapsed.TotalMilliseconds, [], Failed: true));
+                throw;
+            }
         }
     }
+
+    /// <summary>Records feedback on a hit of a search.</summary>
+    /// <exception cref="SearchException">The kind or the document id is malformed.</exception>
+    public Task RecordFeedbackAsync(string collection, Guid queryId, string documentId, string kind)
+    {
+        RequireCollection(collection);
+        if (queryId == Guid.Empty)
+        {
+            throw new SearchException(SearchErrorKind.InvalidRequest, "The query id is missing (it is the queryId of a search's answer).");
+        }
+
+        if (string.IsNullOrEmpty(documentId) || documentId.Length > 512)
+        {
+            throw new SearchException(SearchErrorKind.InvalidRequest, "The document id must be 1-512 characters.");
+        }
+
+        if (string.IsNullOrEmpty(kind) || kind.Length > 32 || !kind.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' or '-') || !char.IsAsciiLetterLower(kind[0]))
+        {
+            throw new SearchException(SearchErrorKind.InvalidRequest, $"The feedback kind '{kind}' is not a lower-case word of at most 32 characters (such as click).");
+        }
+
+        return log.RecordFeedbackAsync(queryId, documentId, kind);
+    }
+
+    /// <inheritdoc />
+    public void Participate(ISiloLifecycle lifecycle)
+    {
+        ArgumentNullException.ThrowIfNull(lifecycle);
+        lifecycle.Subscribe(
+            nameof(SearchExecutor),
+            ServiceLifecycleStage.ApplicationServices,
+            _ =>
+            {
+                _shadowLoop = Task.Run(() => RunShadowsAsync(_stopping.Token));
+                return Task.CompletedTask;
+            },
+            async _ =>
+            {
+                await _stopping.CancelAsync().ConfigureAwait(false);
+                _shadows.Writer.TryComplete();
+                await _shadowLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            });
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _stopping.Dispose();
+
+    private void MaybeShadow(SearchRequest request, RoutingTable routingTable, string version, Guid queryId, string[] hits, double latency, List<MetadataFilter> filters)
+    {
+        var rate = options.Value.Search.ShadowSampleRate;
+        if (rate <= 0 || Random.Shared.NextDouble() >= rate)
+        {
+            return;
+        }
+
+        var candidate = routingTable.WriteTargets.Where(v => v != version).Order(StringComparer.Ordinal).FirstOrDefault();
+        if (candidate is not null && !_shadows.Writer.TryWrite(new ShadowJob(request, routingTable, version, candidate, queryId, hits, latency, filters)))
+        {
+            SearchRecorder.Dropped("shadow");
+        }
+    }
+
+    private async Task RunShadowsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var job in _shadows.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await ShadowAsync(job).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+                {
+                    recorder.Record(new SearchLogEntry(Guid.CreateVersion7(), job.Request.Collection, job.Candidate, DateTimeOffset.UtcNow, 0, [], Failed: true, ShadowOf: job.QueryId), job.Version);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task ShadowAsync(ShadowJob job)
+    {
+        var collection = job.Request.Collection;
+        if (localWorkers.Find(collection, job.Candidate) is { QueuedQueries: > 0 })
+        {
+            SearchRecorder.Dropped("shadow");
+            return; // the candidate's query lane is busy: shadow work takes only spare capacity
+        }
+
+        if (await tables.GetAsync(collection, job.Candidate).ConfigureAwait(false) is not { } table
+            || (job.Routing.Traffic.GetValueOrDefault(job.Candidate) <= 0 && !await IsCompleteAsync(table).ConfigureAwait(false)))
+        {
+            return;
+        }
+
+        var at = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        var query = await workers.EmbedQueryAsync(collection, job.Candidate, job.Request.Text).ConfigureAwait(false);
+        var hits = await search.SearchAsync(table, new VectorSearchRequest(query, job.Request.K)
+        {
+            EfSearch = job.Request.EfSearch ?? VectorSearchRequest.DefaultEfSearch,
+            Filters = job.Filters,
+        }).ConfigureAwait(false);
+        var ids = hits.Select(h => h.Id).ToArray();
+        recorder.Record(
+            new SearchLogEntry(
+                Guid.CreateVersion7(), collection, job.Candidate, at, clock.Elapsed.TotalMilliseconds, ids, Failed: false, job.QueryId,
+                RankOverlap.OverlapAt(job.Hits, ids, job.Request.K), RankOverlap.Rbo(job.Hits, ids, job.Request.K)),
+            job.Version);
+    }
+
+    // A candidate is complete when it has traffic (only complete versions get any), or once the coordinator built its
+    // HNSW index (after the last reconciliation pass; checked at most every 30 s per version).
+    private async Task<bool> IsCompleteAsync(VersionTable table)
+    {
+        var key = (table.Collection, table.Version);
+        if (_complete.TryGetValue(key, out var known) && known.Until > Environment.TickCount64)
+        {
+            return known.Complete;
+        }
+
+        var complete = await indexes.HasIndexAsync(table).ConfigureAwait(false);
+        _complete[key] = (complete, Environment.TickCount64 + 30_000);
+        return complete;
+    }
+
+    private sealed record ShadowJob(SearchRequest Request, RoutingTable Routing, string Version, string Candidate, Guid QueryId, string[] Hits, double Latency, List<MetadataFilter> Filters);
 
     /// <summary>Embeds texts with one version, without writing them.</summary>
     /// <exception cref="SearchException">The request is invalid, or names an unknown collection or version.</exception>

@@ -17,4 +17,7 @@ internal sealed class SearchGrain(SearchExecutor executor) : Grain, ISearchGrain
 
     public Task<VersionCoverageResponse> GetCoverageAsync(string collection, IReadOnlyList<string> versions, IReadOnlyList<string> ids) =>
         executor.GetCoverageAsync(collection, versions, ids);
+
+    public Task RecordFeedbackAsync(string collection, Guid queryId, string documentId, string kind) =>
+        executor.RecordFeedbackAsync(collection, queryId, documentId, kind);
 }

@@ -37,6 +37,9 @@ public sealed class LocalEmbedder(DynamicBatcher batcher)
 {
     private long _texts;
 
+    /// <summary>Queries waiting in the worker's query lane.</summary>
+    public int QueuedQueries => batcher.GetQueuedCount(EmbeddingLane.Query);
+
     /// <summary>Texts embedded through this worker (by the grain or directly).</summary>
     public long TextsEmbedded => Interlocked.Read(ref _texts);
 

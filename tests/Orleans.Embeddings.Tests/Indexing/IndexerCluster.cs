@@ -59,7 +59,7 @@ public sealed class IndexerCluster(PostgresServer server) : IAsyncLifetime
     }
 
     /// <summary>Starts a separate two-silo cluster on this database (for a test that kills a silo).</summary>
-    public async Task<InProcessTestCluster> StartClusterAsync()
+    public async Task<InProcessTestCluster> StartClusterAsync(Action<Orleans.Embeddings.Hosting.IndexerOptions>? configure = null)
     {
         var builder = new InProcessTestClusterBuilder(2);
         builder.Options.ConfigureFileLogging = false;
@@ -76,6 +76,8 @@ public sealed class IndexerCluster(PostgresServer server) : IAsyncLifetime
                 o.Rollouts.DropGrace = TimeSpan.FromMilliseconds(500);
                 o.Rollouts.AckTimeout = TimeSpan.FromSeconds(20);
                 o.Rollouts.PageSize = 50;
+                o.Search.LogFlushInterval = TimeSpan.FromMilliseconds(200);
+                configure?.Invoke(o);
             });
         });
         var cluster = builder.Build();

@@ -38,3 +38,23 @@ public sealed class SearchFilterTests
         Assert.Contains(text, error.Message, StringComparison.Ordinal);
     }
 }
+
+public sealed class RankOverlapTests
+{
+    [Fact]
+    public void Overlap_and_rbo_are_one_for_the_same_list_and_zero_for_disjoint_ones()
+    {
+        string[] a = ["a", "b", "c", "d"];
+        Assert.Equal(1.0, RankOverlap.OverlapAt(a, a, 4));
+        Assert.Equal(1.0, RankOverlap.Rbo(a, a, 4), 12);
+        Assert.Equal(0.0, RankOverlap.OverlapAt(a, ["w", "x", "y", "z"], 4));
+        Assert.Equal(0.0, RankOverlap.Rbo(a, ["w", "x", "y", "z"], 4));
+        Assert.Equal(0.5, RankOverlap.OverlapAt(a, ["b", "a", "y", "z"], 4));
+
+        // Agreement at the top weighs more than agreement at the bottom.
+        var top = RankOverlap.Rbo(a, ["a", "b", "y", "z"], 4);
+        var bottom = RankOverlap.Rbo(a, ["w", "x", "c", "d"], 4);
+        Assert.True(top > bottom, $"{top} vs {bottom}");
+        Assert.Equal(1.0, RankOverlap.Rbo(a, ["b", "a", "d", "c"], 4) > 0.8 ? 1.0 : 0.0);
+    }
+}
