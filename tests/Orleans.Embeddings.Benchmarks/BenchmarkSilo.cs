@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
@@ -31,6 +32,16 @@ internal static class BenchmarkSilo
             // Only the indexer's grains: the streams benchmark's consumer lives in this assembly too.
             silo.Configure<GrainTypeOptions>(o => o.Classes.RemoveWhere(t => t.Assembly == typeof(BenchmarkSilo).Assembly));
         });
+        return builder.Build();
+    }
+
+    /// <summary>An Orleans client of the silo (over its gateway) with the search SDK registered.</summary>
+    public static IHost BuildClient(int gatewayPort, string serviceId)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.UseOrleansClient(client => client.UseLocalhostClustering(gatewayPort, serviceId, serviceId));
+        builder.Services.AddEmbeddingSearchClient();
         return builder.Build();
     }
 }

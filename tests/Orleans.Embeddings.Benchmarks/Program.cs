@@ -9,6 +9,7 @@ using Orleans.Embeddings.Benchmarks.Streams;
 var benchmarks = new Dictionary<string, Func<IBenchmark>>(StringComparer.Ordinal)
 {
     ["inference"] = () => new InferenceBenchmark(),
+    ["eval"] = () => new Orleans.Embeddings.Benchmarks.Evaluation.EvalBenchmark(),
     ["ingest"] = () => new IngestBenchmark(),
     ["rollout"] = () => new RolloutBenchmark(),
     ["search"] = () => new Orleans.Embeddings.Benchmarks.Search.SearchBenchmark(),

@@ -38,6 +38,14 @@ public sealed class OperatorApiTests(PostgresServer server) : IAsyncLifetime
         new StaticEmbeddingModelBuilder { Dimensions = 24, MaxTokens = 32, Seed = 9 }.Build(ApiSilo.Texts(), folder, "cli-v2");
         string[] connection = ["-c", "docs", "--api", _address.ToString(), "--token", OperatorToken];
 
+        // The first version has no ANN index until it is built.
+        var index = await EmbeddingsCli.RunAsync(["models", "index", "v1", "--wait", .. connection], Cancellation);
+        Assert.True(index.ExitCode == 0, index.Output);
+        Assert.Contains("v1: index Built", index.Output, StringComparison.Ordinal);
+        var noVersion = await EmbeddingsCli.RunAsync(["models", "index", "v9", .. connection], Cancellation);
+        Assert.Equal(1, noVersion.ExitCode);
+        Assert.Contains("has no version v9", noVersion.Output, StringComparison.Ordinal);
+
         var register = await EmbeddingsCli.RunAsync(["models", "register", "v2", folder, .. connection], Cancellation);
         Assert.True(register.ExitCode == 0, register.Output);
         Assert.Contains("registered v2: 24 dimensions", register.Output, StringComparison.Ordinal);

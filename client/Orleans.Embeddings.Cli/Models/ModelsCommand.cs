@@ -12,6 +12,7 @@ internal static class ModelsCommand
         models.Subcommands.Add(BuildEncoderCommand.Create());
         models.Subcommands.Add(Rollouts.ModelRegistryCommands.Register());
         models.Subcommands.Add(Rollouts.ModelRegistryCommands.List());
+        models.Subcommands.Add(Rollouts.ModelRegistryCommands.Index());
         return models;
     }
 }

@@ -24,6 +24,31 @@ internal static class ModelRegistryCommands
         return command;
     }
 
+    public static Command Index()
+    {
+        var (collection, api, token) = (SiloApi.CollectionOption(), SiloApi.ApiOption(), SiloApi.TokenOption());
+        var version = new Argument<string>("version") { Description = "The version whose HNSW index to build." };
+        var wait = new Option<bool>("--wait") { Description = "Wait until the index is built." };
+        var command = new Command("index", "Build a version's HNSW index (a collection's first version has none: its searches are exact scans until then).") { version, wait, collection, api, token };
+        command.SetAction((result, ct) => RolloutCommand.CallAsync(result.GetValue(api)!, result.GetValue(token), async client =>
+        {
+            var name = result.GetValue(collection)!;
+            var state = await client.PostAsync<IndexStatusView>(name, "index", new { version = result.GetValue(version) }, ct);
+            while (result.GetValue(wait) && state.State == "Building")
+            {
+                await Task.Delay(1000, ct);
+                state = await client.GetAsync<IndexStatusView>(name, $"index?version={Uri.EscapeDataString(result.GetValue(version)!)}", ct);
+            }
+
+            return state.State == "Failed"
+                ? throw new InvalidOperationException($"building the index of {state.Version} failed: {state.Error}")
+                : $"{state.Version}: index {state.State}";
+        }));
+        return command;
+    }
+
+    private sealed record IndexStatusView(string Version, string State, string? Error);
+
     public static Command List()
     {
         var (collection, api, token) = (SiloApi.CollectionOption(), SiloApi.ApiOption(), SiloApi.TokenOption());

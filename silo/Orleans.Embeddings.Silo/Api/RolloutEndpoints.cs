@@ -42,6 +42,10 @@ public static class RolloutEndpoints
                 var status = await Coordinator(grains, collection).GetStatusAsync();
                 return status.Versions.IsEmpty && status.Epoch == 0 ? throw new KeyNotFoundException($"Collection {collection} does not exist.") : status;
             }));
+        api.MapGet("/index", (string collection, string? version, Orleans.Embeddings.Collections.VersionIndexes indexes) =>
+            Run(() => indexes.GetAsync(collection, Required(version, "version"))));
+        api.MapPost("/index", (string collection, VersionRequest body, Orleans.Embeddings.Collections.VersionIndexes indexes) =>
+            Run(() => indexes.StartAsync(collection, Required(body.Version, "version"))));
         api.MapGet("/rollout/metrics", (string collection, int? minutes, Orleans.Embeddings.Storage.Search.SearchLog log) =>
             Run(async () =>
             {

@@ -18,7 +18,7 @@ namespace Orleans.Embeddings.Silo.Demo;
 /// </summary>
 internal sealed partial class DemoCollectionLoader(
     IOptions<DemoOptions> options, IOptions<DocumentStreamsOptions> streams, IOptionsMonitor<KafkaStreamOptions> kafka, NpgsqlDataSource dataSource, RoutingStore routing,
-    CollectionSetup setup, ILogger<DemoCollectionLoader> logger) : BackgroundService
+    CollectionSetup setup, VersionIndexes indexes, ILogger<DemoCollectionLoader> logger) : BackgroundService
 {
     private const int PublishBatch = 2000;
 
@@ -73,6 +73,9 @@ internal sealed partial class DemoCollectionLoader(
 
         var published = await PublishAsync(demo, cancellationToken);
         await FollowIndexingAsync(table.QuotedTable, published, cancellationToken);
+
+        // The first version is ingested without an ANN index (far faster); searches need one.
+        await indexes.BuildAsync(demo.Collection, demo.Version, cancellationToken);
     }
 
     private async Task<int> PublishAsync(DemoOptions demo, CancellationToken cancellationToken)

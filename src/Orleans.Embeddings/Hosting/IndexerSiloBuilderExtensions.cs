@@ -64,6 +64,7 @@ public static class IndexerSiloBuilderExtensions
         services.TryAddSingleton<CollectionCatalog>();
         services.TryAddSingleton<RoutingStore>();
         services.TryAddSingleton<CollectionSetup>();
+        services.TryAddSingleton<Orleans.Embeddings.Collections.VersionIndexes>();
         services.TryAddSingleton<DeviceDirectory>();
         services.TryAddSingleton<ModelSessions>();
         services.TryAddSingleton<WorkerRouter>();

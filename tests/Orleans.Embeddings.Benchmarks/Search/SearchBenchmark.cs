@@ -48,7 +48,7 @@ internal sealed class SearchBenchmark : IBenchmark
             try
             {
                 var table = await LoadAsync(silo, database, corpus, model, cancellationToken);
-                using var client = BuildClient(gatewayPort);
+                using var client = BenchmarkSilo.BuildClient(gatewayPort, "bench-search");
                 await client.StartAsync(cancellationToken);
                 try
                 {
@@ -207,15 +207,6 @@ internal sealed class SearchBenchmark : IBenchmark
 
         Console.WriteLine($"ingested {corpus.Count:N0} documents through the pipeline in {ingested.TotalSeconds:F0} s; HNSW index built in {(clock.Elapsed - ingested).TotalSeconds:F0} s");
         return table;
-    }
-
-    private static IHost BuildClient(int gatewayPort)
-    {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.UseOrleansClient(client => client.UseLocalhostClustering(gatewayPort, "bench-search", "bench-search"));
-        builder.Services.AddEmbeddingSearchClient();
-        return builder.Build();
     }
 
     // Both paths must do the same work: the same hits for the same queries.
