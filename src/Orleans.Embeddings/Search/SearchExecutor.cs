@@ -214,7 +214,8 @@ public sealed class SearchExecutor(
             new SearchLogEntry(
                 Guid.CreateVersion7(), collection, job.Candidate, at, clock.Elapsed.TotalMilliseconds, ids, Failed: false, job.QueryId,
                 RankOverlap.OverlapAt(job.Hits, ids, job.Request.K), RankOverlap.Rbo(job.Hits, ids, job.Request.K)),
-            job.Version);
+            job.Version,
+            job.Latency);
     }
 
     // A candidate is complete when it has traffic (only complete versions get any), or once the coordinator built its

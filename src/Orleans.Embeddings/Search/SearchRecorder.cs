@@ -10,7 +10,7 @@ namespace Orleans.Embeddings.Search;
 
 /// <summary>
 /// Records every search for the A/B figures: OpenTelemetry instruments at once (<c>embeddings.search.requests</c> with
-/// the outcome, <c>embeddings.search.duration</c>, <c>embeddings.search.shadow.overlap</c> and <c>.rbo</c>, tagged with
+/// the outcome, <c>embeddings.search.duration</c>, <c>embeddings.search.shadow.overlap</c>, <c>.rbo</c> and <c>.latency_delta</c>, tagged with
 /// collection and version), and the search log in PostgreSQL in batches, so a status can aggregate every silo's searches.
 /// Logging never slows a search: entries wait in a bounded buffer and are dropped (and counted) when it is full.
 /// </summary>
@@ -21,6 +21,7 @@ public sealed partial class SearchRecorder(SearchLog log, IOptions<IndexerOption
     private static readonly Histogram<double> s_duration = s_meter.CreateHistogram<double>("embeddings.search.duration", "ms", "Query embedding and k-NN inside the silo");
     private static readonly Histogram<double> s_overlap = s_meter.CreateHistogram<double>("embeddings.search.shadow.overlap", description: "Overlap@k of a shadow search with the answer, by version and candidate");
     private static readonly Histogram<double> s_rbo = s_meter.CreateHistogram<double>("embeddings.search.shadow.rbo", description: "Rank-biased overlap of a shadow search with the answer");
+    private static readonly Histogram<double> s_latencyDelta = s_meter.CreateHistogram<double>("embeddings.search.shadow.latency_delta", "ms", "A shadow search's latency minus the answer's");
     private static readonly Counter<long> s_dropped = s_meter.CreateCounter<long>("embeddings.search.dropped", description: "Log entries and shadow searches dropped under load, by what");
 
     private readonly Channel<SearchLogEntry> _pending = Channel.CreateBounded<SearchLogEntry>(new BoundedChannelOptions(Math.Max(1, options.Value.Search.LogCapacity))
@@ -33,7 +34,7 @@ public sealed partial class SearchRecorder(SearchLog log, IOptions<IndexerOption
     private Task _flushing = Task.CompletedTask;
 
     /// <summary>Records a search (or a shadow search, with its comparison).</summary>
-    public void Record(SearchLogEntry entry, string? shadowedVersion = null)
+    public void Record(SearchLogEntry entry, string? shadowedVersion = null, double? answerMilliseconds = null)
     {
         ArgumentNullException.ThrowIfNull(entry);
         var tags = new System.Diagnostics.TagList { { "collection", entry.Collection }, { "version", entry.Version } };
@@ -50,6 +51,10 @@ public sealed partial class SearchRecorder(SearchLog log, IOptions<IndexerOption
             tags.Add("answered_by", shadowedVersion);
             s_overlap.Record(entry.Overlap ?? 0, tags);
             s_rbo.Record(entry.Rbo ?? 0, tags);
+            if (answerMilliseconds is { } answered)
+            {
+                s_latencyDelta.Record(entry.LatencyMilliseconds - answered, tags);
+            }
         }
 
         if (options.Value.Search.LogSearches && !_pending.Writer.TryWrite(entry))
