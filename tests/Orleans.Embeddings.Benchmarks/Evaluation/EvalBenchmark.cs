@@ -1,12 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Orleans.Embeddings.Client.Evaluation;
-using Orleans.Embeddings.Client.Publishing;
 using Orleans.Embeddings.Client.Search;
 using Orleans.Embeddings.Collections;
-using Orleans.Embeddings.Documents;
 using Orleans.Embeddings.Inference.Builders;
 using Orleans.Embeddings.Rollouts;
 using Orleans.Embeddings.Storage.Search;
@@ -49,7 +46,7 @@ internal sealed class EvalBenchmark : IBenchmark
             {
                 var client = clientHost.Services.GetRequiredService<EmbeddingSearchClient>();
                 var evaluator = RetrievalEvaluator.For(client);
-                await IngestAsync(silo, database, corpus, v1.Directory, cancellationToken);
+                await BenchmarkIngest.IngestAsync(silo, database, Collection, "v1", v1.Directory, corpus, _ => "{}", cancellationToken);
                 await silo.Services.GetRequiredService<VersionIndexes>().BuildAsync(Collection, "v1", cancellationToken); // as v2 will have
 
                 // While v2 loads: the evaluation is restricted to the documents both versions hold.
@@ -134,32 +131,6 @@ internal sealed class EvalBenchmark : IBenchmark
         {
             Directory.Delete(work, recursive: true);
         }
-    }
-
-    private static async Task IngestAsync(IHost silo, BenchmarkDatabase database, IReadOnlyList<DebianCorpus.Package> corpus, string model, CancellationToken cancellationToken)
-    {
-        var clock = Stopwatch.StartNew();
-        var table = await silo.Services.GetRequiredService<CollectionSetup>().CreateAsync(Collection, "v1", model, cancellationToken: cancellationToken);
-        await using (var publisher = new PostgresLogPublisher(database.DataSource, "documents"))
-        {
-            foreach (var chunk in corpus.Chunk(5_000))
-            {
-                await publisher.PublishManyAsync([.. chunk.Select(p => new DocumentChange(Collection, p.Id, DocumentOperation.Upsert, null, p.Content, "{}"))], cancellationToken);
-            }
-        }
-
-        while (true)
-        {
-            await using var count = database.DataSource.CreateCommand($"SELECT count(*) FROM {table.QuotedTable}");
-            if ((long)(await count.ExecuteScalarAsync(cancellationToken))! >= corpus.Count)
-            {
-                break;
-            }
-
-            await Task.Delay(500, cancellationToken);
-        }
-
-        Console.WriteLine($"ingested {corpus.Count:N0} documents with v1 through the pipeline in {clock.Elapsed.TotalSeconds:F0} s; rolling out v2");
     }
 
     private static EvaluationSet Subset(EvaluationSet set, int count)
