@@ -65,8 +65,8 @@ public sealed class DynamicBatcher : IAsyncDisposable
         var queryGate = new SemaphoreSlim(1);
         var documentGate = new SemaphoreSlim(1);
         _workers = [
-            StartRunner(s_queryWorkerLanes, queryGate, _querySignal, "embedding-batcher-query"),
-            .. Enumerable.Range(0, _options.DocumentRunners).Select(i => StartRunner(s_documentWorkerLanes, documentGate, _documentSignal, $"embedding-batcher-documents-{i}")),
+            StartRunner(s_queryWorkerLanes, queryGate, _querySignal, "embedding-batcher-query", firstDocumentRunner: false),
+            .. Enumerable.Range(0, _options.DocumentRunners).Select(i => StartRunner(s_documentWorkerLanes, documentGate, _documentSignal, $"embedding-batcher-documents-{i}", firstDocumentRunner: i == 0)),
         ];
     }
 
@@ -138,14 +138,14 @@ public sealed class DynamicBatcher : IAsyncDisposable
 
     // A runner is a dedicated thread: a model run blocks its thread for as long as it takes, which on the .NET thread
     // pool would starve everything else in the process (Orleans' scheduler among it) on a small machine.
-    private Task StartRunner(EmbeddingLane[] lanes, SemaphoreSlim gate, SemaphoreSlim signal, string name)
+    private Task StartRunner(EmbeddingLane[] lanes, SemaphoreSlim gate, SemaphoreSlim signal, string name, bool firstDocumentRunner)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
             try
             {
-                RunLoop(lanes, gate, signal);
+                RunLoop(lanes, gate, signal, firstDocumentRunner);
                 done.TrySetResult();
             }
             catch (Exception ex)
@@ -161,8 +161,16 @@ public sealed class DynamicBatcher : IAsyncDisposable
         return done.Task;
     }
 
-    private void RunLoop(EmbeddingLane[] lanes, SemaphoreSlim gate, SemaphoreSlim signal)
+    private void RunLoop(EmbeddingLane[] lanes, SemaphoreSlim gate, SemaphoreSlim signal, bool firstDocumentRunner)
     {
+        // While live changes arrive, bulk runs are short so that a live change soon finds a runner free; with several
+        // runners, the first one's are shortest of all (LiveRunnerBulkBatch), so one runner is nearly always about to be.
+        var bulkUnderLiveLoad = Math.Min(_options.BulkBatchUnderLiveLoad, _options.MaxBatchSize);
+        if (firstDocumentRunner && _options.DocumentRunners > 1 && _options.LiveRunnerBulkBatch > 0)
+        {
+            bulkUnderLiveLoad = Math.Min(bulkUnderLiveLoad, _options.LiveRunnerBulkBatch);
+        }
+
         var token = _stopping.Token;
         try
         {
@@ -183,7 +191,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
                         }
 
                         chosen = lane;
-                        batch = TakeBatch(_windows[(int)lane], lane == EmbeddingLane.Bulk && LiveRecently() ? Math.Min(_options.BulkBatchUnderLiveLoad, _options.MaxBatchSize) : _options.MaxBatchSize);
+                        batch = TakeBatch(_windows[(int)lane], lane == EmbeddingLane.Bulk && LiveRecently() ? bulkUnderLiveLoad : _options.MaxBatchSize);
                         if (batch.Count > 0 && lane != EmbeddingLane.Query)
                         {
                             _documentRuns++;

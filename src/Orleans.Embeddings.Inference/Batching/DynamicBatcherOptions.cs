@@ -67,6 +67,16 @@ public sealed class DynamicBatcherOptions
     /// </summary>
     public int BulkBatchUnderLiveLoad { get; set; } = DefaultBulkBatchUnderLiveLoad;
 
+    /// <summary>Default <see cref="LiveRunnerBulkBatch"/>.</summary>
+    public const int DefaultLiveRunnerBulkBatch = 1;
+
+    /// <summary>
+    /// With several <see cref="DocumentRunners"/>, the most texts the first runner takes in one bulk run while live
+    /// changes are arriving (the others take <see cref="BulkBatchUnderLiveLoad"/>): a live change then waits at most
+    /// for one text's run before a runner is free. 0: the first runner is like the others.
+    /// </summary>
+    public int LiveRunnerBulkBatch { get; set; } = DefaultLiveRunnerBulkBatch;
+
     /// <summary>How long after the last live request the bulk lane goes back to <see cref="MaxBatchSize"/> runs.</summary>
     public TimeSpan LiveQuietPeriod { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -98,6 +108,7 @@ public sealed class DynamicBatcherOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(BulkShare, 1, nameof(BulkShare));
         ArgumentOutOfRangeException.ThrowIfLessThan(LaneCapacity, 1, nameof(LaneCapacity));
         ArgumentOutOfRangeException.ThrowIfLessThan(BulkBatchUnderLiveLoad, 1, nameof(BulkBatchUnderLiveLoad));
+        ArgumentOutOfRangeException.ThrowIfNegative(LiveRunnerBulkBatch, nameof(LiveRunnerBulkBatch));
         ArgumentOutOfRangeException.ThrowIfLessThan(DocumentRunners, 1, nameof(DocumentRunners));
         ArgumentOutOfRangeException.ThrowIfLessThan(LiveQuietPeriod, TimeSpan.Zero, nameof(LiveQuietPeriod));
         ArgumentNullException.ThrowIfNull(EstimateTokens, nameof(EstimateTokens));
