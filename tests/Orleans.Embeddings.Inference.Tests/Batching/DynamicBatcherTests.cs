@@ -176,6 +176,31 @@ public sealed class DynamicBatcherTests(StaticModelFixture model) : IClassFixtur
     }
 
     [Fact]
+    public async Task EmbedAsync_BulkWhileLiveChangesArrive_TheFirstOfSeveralRunnersRunsSingleTexts()
+    {
+        var sizes = new ConcurrentQueue<(int Size, string? Runner)>();
+        await using var batcher = new DynamicBatcher(
+            (batch, purpose) =>
+            {
+                if (batch[0].StartsWith("bulk", StringComparison.Ordinal))
+                {
+                    sizes.Enqueue((batch.Count, Thread.CurrentThread.Name));
+                    Thread.Sleep(2); // long enough for both runners to take turns
+                }
+
+                return _session.Embed(batch, purpose);
+            },
+            new DynamicBatcherOptions { MaxBatchSize = 16, BulkBatchUnderLiveLoad = 4, DocumentRunners = 2, LiveQuietPeriod = TimeSpan.FromSeconds(30) });
+
+        await batcher.EmbedAsync("live change", EmbeddingLane.Live, Cancellation);
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(i => batcher.EmbedAsync($"bulk {i}", EmbeddingLane.Bulk, Cancellation)));
+        Assert.All(sizes.Where(s => s.Runner == "embedding-batcher-documents-0"), s => Assert.Equal(1, s.Size));
+        Assert.All(sizes.Where(s => s.Runner == "embedding-batcher-documents-1"), s => Assert.InRange(s.Size, 1, 4));
+        Assert.Contains(sizes, s => s.Runner == "embedding-batcher-documents-0");
+        Assert.Contains(sizes, s => s.Runner == "embedding-batcher-documents-1" && s.Size > 1);
+    }
+
+    [Fact]
     public async Task EmbedAsync_FailedRun_FailsOnlyItsOwnRequests()
     {
         await using var batcher = new DynamicBatcher(
