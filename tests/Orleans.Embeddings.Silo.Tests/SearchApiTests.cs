@@ -101,6 +101,30 @@ public sealed class SearchApiTests(PostgresServer server) : IAsyncLifetime
         Assert.Contains("no version v9", unknown.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_cli_evaluates_a_version_on_labelled_queries()
+    {
+        var queries = Path.Combine(_silo.Models, "queries.tsv");
+        var qrels = Path.Combine(_silo.Models, "qrels.tsv");
+        await File.WriteAllLinesAsync(queries, Enumerable.Range(0, 20).Select(i => $"q{i}\t{ApiSilo.Text(i * 7)}"), Cancellation);
+        await File.WriteAllLinesAsync(qrels, Enumerable.Range(0, 20).Select(i => $"q{i}\td{i * 7}\t1"), Cancellation);
+        string[] connection = ["-c", "docs", "--api", _silo.Address.ToString(), "--token", ApiSilo.SearchToken];
+
+        var eval = await EmbeddingsCli.RunAsync(["eval", "--queries", queries, "--qrels", qrels, "--versions", "v1", .. connection], Cancellation);
+        Assert.True(eval.ExitCode == 0, eval.Output);
+        Assert.Contains("20 queries", eval.Output, StringComparison.Ordinal);
+        Assert.Contains("nDCG@10", eval.Output, StringComparison.Ordinal);
+        Assert.Contains("1.0000 [1.0000, 1.0000]", eval.Output, StringComparison.Ordinal); // exact texts find their documents first
+
+        await File.WriteAllLinesAsync(qrels, ["q0\td0\tmaybe"], Cancellation);
+        var bad = await EmbeddingsCli.RunAsync(["eval", "--queries", queries, "--qrels", qrels, "--versions", "v1", .. connection], Cancellation);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("qrels.tsv:1: relevance 'maybe'", bad.Output, StringComparison.Ordinal);
+        var unknown = await EmbeddingsCli.RunAsync(["eval", "--queries", queries, "--qrels", Path.Combine(_silo.Models, "none.tsv"), "--versions", "v1", .. connection], Cancellation);
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Contains("none.tsv does not exist", unknown.Output, StringComparison.Ordinal);
+    }
+
     public async ValueTask InitializeAsync() => _silo = await ApiSilo.StartAsync(server, "search-api", Cancellation);
 
     public ValueTask DisposeAsync() => _silo.DisposeAsync();

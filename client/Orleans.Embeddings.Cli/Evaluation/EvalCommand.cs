@@ -108,13 +108,13 @@ internal static class EvalCommand
                 $"every search was restricted to the documents all of them hold, as were the judgements ({report.JudgedDocumentsPresent:N0} judged documents present); {report.SkippedQueries} queries without a relevant document among them were skipped."));
         }
 
-        var table = new Table().AddColumns("version", "documents", $"recall@{report.K}", "nDCG@10", "MRR@10");
+        // Plain aligned lines, not a table: a redirected console is 80 columns wide and would wrap the intervals.
+        Console.WriteLine($"{"version",-10} {"documents",10} {$"recall@{report.K} [95% CI]",-26} {"nDCG@10 [95% CI]",-26} {"MRR@10 [95% CI]",-26}");
         foreach (var v in report.Versions)
         {
-            table.AddRow(Markup.Escape(v.Version), v.LiveDocuments.ToString("N0", CultureInfo.InvariantCulture), F(v.Recall), F(v.Ndcg10), F(v.Mrr10));
+            Console.WriteLine($"{v.Version,-10} {v.LiveDocuments.ToString("N0", CultureInfo.InvariantCulture),10} {F(v.Recall),-26} {F(v.Ndcg10),-26} {F(v.Mrr10),-26}");
         }
 
-        AnsiConsole.Write(table);
         foreach (var c in report.Comparisons)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
