@@ -83,11 +83,9 @@ public sealed partial class VersionIndexes(CollectionCatalog catalog, HnswIndexB
 
     private async Task BuildAsync(VersionTable table)
     {
-        var rollouts = options.Value.Rollouts;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         LogBuilding(logger, table.Collection, table.Version);
-        await builder.BuildAsync(table, new HnswIndexOptions { M = rollouts.HnswM, EfConstruction = rollouts.HnswEfConstruction, MaxParallelMaintenanceWorkers = rollouts.IndexBuildWorkers })
-            .ConfigureAwait(false);
+        await builder.BuildAsync(table, options.Value.Rollouts.ToHnswIndexOptions()).ConfigureAwait(false);
         LogBuilt(logger, table.Collection, table.Version, clock.Elapsed.TotalSeconds);
     }
 

@@ -40,6 +40,10 @@ public sealed class RolloutOptions
     /// </summary>
     public int IndexBuildWorkers { get; set; } = Math.Max(0, (Environment.ProcessorCount / 2) - 1);
 
+    /// <summary>The HNSW build settings these options describe (rollouts and <c>VersionIndexes</c> alike).</summary>
+    public Orleans.Embeddings.Storage.Vectors.HnswIndexOptions ToHnswIndexOptions() =>
+        new() { M = HnswM, EfConstruction = HnswEfConstruction, MaxParallelMaintenanceWorkers = IndexBuildWorkers };
+
     /// <summary>Failures naming each invalid setting under <paramref name="section"/>.</summary>
     public IEnumerable<string> Validate(string section)
     {

@@ -553,7 +553,7 @@ internal sealed partial class VersionCoordinatorGrain(
         SetState(GetVersion(run.Version), VersionState.Reconciling);
         if (_indexBuild is null || _indexBuildVersion != run.Version)
         {
-            var hnsw = new HnswIndexOptions { M = _options.HnswM, EfConstruction = _options.HnswEfConstruction, MaxParallelMaintenanceWorkers = _options.IndexBuildWorkers };
+            var hnsw = _options.ToHnswIndexOptions();
             _indexBuildVersion = run.Version;
             _indexBuild = Task.Run(() => indexes.BuildAsync(table, hnsw));
             LogIndexing(logger, _collection, run.Version);
