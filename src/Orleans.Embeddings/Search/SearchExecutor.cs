@@ -288,6 +288,11 @@ public sealed class SearchExecutor(
     private async Task<List<VersionTable>> TablesAsync(string collection, IReadOnlyList<string>? versions)
     {
         var result = new List<VersionTable>();
+        if (versions is null || versions.Count == 0)
+        {
+            return result; // every plain search: nothing to look up
+        }
+
         foreach (var version in (versions ?? []).Distinct(StringComparer.Ordinal))
         {
             result.Add(await tables.GetAsync(collection, version).ConfigureAwait(false)

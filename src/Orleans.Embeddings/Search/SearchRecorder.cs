@@ -40,7 +40,9 @@ public sealed partial class SearchRecorder(SearchLog log, IOptions<IndexerOption
         var tags = new System.Diagnostics.TagList { { "collection", entry.Collection }, { "version", entry.Version } };
         if (entry.ShadowOf is null)
         {
-            s_requests.Add(1, new System.Diagnostics.TagList { { "collection", entry.Collection }, { "version", entry.Version }, { "outcome", entry.Failed ? "failed" : entry.Hits.Count == 0 ? "empty" : "ok" } });
+            var withOutcome = tags; // a struct: a copy
+            withOutcome.Add("outcome", entry.Failed ? "failed" : entry.Hits.Count == 0 ? "empty" : "ok");
+            s_requests.Add(1, withOutcome);
             if (!entry.Failed)
             {
                 s_duration.Record(entry.LatencyMilliseconds, tags);

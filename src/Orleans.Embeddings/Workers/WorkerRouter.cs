@@ -48,13 +48,20 @@ public sealed class WorkerRouter(IGrainFactory grains, DeviceDirectory devices, 
     /// Embeds texts with (<paramref name="collection"/>, <paramref name="version"/>) without writing them: with a worker
     /// active on this silo directly, else through a worker grain as <see cref="CallAsync{T}"/> does.
     /// </summary>
-    public async Task<float[][]> EmbedAsync(string collection, string version, IReadOnlyList<string> texts, Search.TextKind kind)
+    public Task<float[][]> EmbedAsync(string collection, string version, IReadOnlyList<string> texts, Search.TextKind kind) =>
+        LocalOrGrainAsync(collection, version, local => local.EmbedAsync(texts, kind), w => w.EmbedAsync(texts, kind));
+
+    /// <summary>Embeds one search query (the query lane), with a local worker directly when there is one.</summary>
+    public Task<float[]> EmbedQueryAsync(string collection, string version, string text) =>
+        LocalOrGrainAsync(collection, version, local => local.EmbedQueryAsync(text), w => w.EmbedQueryAsync(text));
+
+    private async Task<T> LocalOrGrainAsync<T>(string collection, string version, Func<LocalEmbedder, Task<T>> local, Func<IEmbeddingWorkerGrain, Task<T>> grain)
     {
-        if (localWorkers.Find(collection, version) is { } local)
+        if (localWorkers.Find(collection, version) is { } embedder)
         {
             try
             {
-                return await local.EmbedAsync(texts, kind).ConfigureAwait(false);
+                return await local(embedder).ConfigureAwait(false);
             }
             catch (ObjectDisposedException)
             {
@@ -62,24 +69,7 @@ public sealed class WorkerRouter(IGrainFactory grains, DeviceDirectory devices, 
             }
         }
 
-        return await CallAsync(collection, version, w => w.EmbedAsync(texts, kind)).ConfigureAwait(false);
-    }
-
-    /// <summary>Embeds one search query (the query lane), with a local worker directly when there is one.</summary>
-    public async Task<float[]> EmbedQueryAsync(string collection, string version, string text)
-    {
-        if (localWorkers.Find(collection, version) is { } local)
-        {
-            try
-            {
-                return await local.EmbedQueryAsync(text).ConfigureAwait(false);
-            }
-            catch (ObjectDisposedException)
-            {
-            }
-        }
-
-        return await CallAsync(collection, version, w => w.EmbedQueryAsync(text)).ConfigureAwait(false);
+        return await CallAsync(collection, version, grain).ConfigureAwait(false);
     }
 
     private ClusterDevice? Pick(HashSet<SiloAddress> excluded)
