@@ -28,16 +28,28 @@ public sealed class OnlineComparisonTests(IndexerCluster indexer) : IClassFixtur
         var ct = TestContext.Current.CancellationToken;
         await using var cluster = await indexer.StartClusterAsync(o => o.Search.ShadowSampleRate = 1);
         var requests = new Dictionary<string, long>();
+        var dropped = new Dictionary<string, long>();
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == EmbeddingsTelemetry.MeterName && instrument.Name == "embeddings.search.requests")
+            if (instrument.Meter.Name == EmbeddingsTelemetry.MeterName && instrument.Name is "embeddings.search.requests" or "embeddings.search.dropped")
             {
                 l.EnableMeasurementEvents(instrument);
             }
         };
-        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
         {
+            if (instrument.Name == "embeddings.search.dropped")
+            {
+                var what = tags.ToArray().Single(t => t.Key == "what").Value as string ?? "";
+                lock (dropped)
+                {
+                    dropped[what] = dropped.GetValueOrDefault(what) + value;
+                }
+
+                return;
+            }
+
             var version = tags.ToArray().Single(t => t.Key == "version").Value as string ?? "";
             lock (requests)
             {
@@ -103,9 +115,15 @@ public sealed class OnlineComparisonTests(IndexerCluster indexer) : IClassFixtur
         Assert.True(v1.P50Milliseconds > 0 && v2.P99Milliseconds >= v2.P50Milliseconds);
 
         // Every search was shadowed on the other version (a few may be dropped under load), and exact queries agree at the top.
-        Assert.Equal(["v1", "v2"], shadow.Select(s => s.Version).Order());
+        var diagnosis = await DescribeLogAsync(since);
+        lock (dropped)
+        {
+            diagnosis += $"; dropped: {string.Join(", ", dropped)}";
+        }
+
+        Assert.True(shadow.Select(s => s.Version).Order().SequenceEqual(["v1", "v2"]), diagnosis);
         Assert.All(shadow, s => Assert.Equal(s.Version == "v1" ? "v2" : "v1", s.Candidate));
-        Assert.True(shadow.Sum(s => s.Samples) >= 150, $"{shadow.Sum(s => s.Samples)} shadow samples");
+        Assert.True(shadow.Sum(s => s.Samples) >= 150, $"{shadow.Sum(s => s.Samples)} shadow samples; {diagnosis}");
         Assert.All(shadow, s => Assert.InRange(s.Overlap!.Value, 0.2, 1.0));
         Assert.All(shadow, s => Assert.InRange(s.Rbo!.Value, 0.05, 1.0));
 
@@ -113,5 +131,26 @@ public sealed class OnlineComparisonTests(IndexerCluster indexer) : IClassFixtur
         {
             Assert.True(requests.GetValueOrDefault("v1") >= served["v1"] && requests.GetValueOrDefault("v2") >= served["v2"], string.Join(", ", requests));
         }
+    }
+
+    // What the log holds since the searches began, per served or shadowed version, for a failure's message.
+    private async Task<string> DescribeLogAsync(DateTimeOffset since)
+    {
+        await using var command = indexer.DataSource.CreateCommand(
+            """
+            SELECT version || CASE WHEN shadow_of IS NULL THEN ' served' ELSE ' shadow' END || CASE WHEN failed THEN ' failed' ELSE '' END || ': ' || count(*)
+              FROM embeddings_search_log WHERE collection = $1 AND at >= $2
+             GROUP BY version, shadow_of IS NULL, failed ORDER BY 1
+            """);
+        command.Parameters.AddWithValue(Collection);
+        command.Parameters.AddWithValue(since);
+        var lines = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            lines.Add(reader.GetString(0));
+        }
+
+        return "log: " + string.Join(", ", lines);
     }
 }
