@@ -13,7 +13,10 @@ namespace Orleans.Embeddings.Inference.Batching;
 /// </summary>
 /// <remarks>
 /// One runner takes query batches only, and <see cref="DynamicBatcherOptions.DocumentRunners"/> runners take
-/// document batches (live, then bulk), each one batch at a time; ONNX Runtime sessions allow concurrent runs.
+/// document batches, each one batch at a time; ONNX Runtime sessions allow concurrent runs. With
+/// <see cref="DynamicBatcherOptions.BulkNice"/> (the default), bulk batches have as many runners of their own, on threads
+/// of lower CPU priority, and the document runners take live batches only; otherwise the document runners take live,
+/// then bulk.
 /// A query therefore never waits behind a document batch that is already running (a batch of long
 /// documents takes far longer than a query). A lane's window is taken whole and finished before that lane takes
 /// newer requests, so sorting by length never starves a long text. Full lanes make callers wait
@@ -24,6 +27,8 @@ public sealed class DynamicBatcher : IAsyncDisposable
     private static readonly EmbeddingLane[] s_priority = [EmbeddingLane.Query, EmbeddingLane.Live, EmbeddingLane.Bulk];
     private static readonly EmbeddingLane[] s_queryWorkerLanes = [EmbeddingLane.Query];
     private static readonly EmbeddingLane[] s_documentWorkerLanes = [EmbeddingLane.Live, EmbeddingLane.Bulk];
+    private static readonly EmbeddingLane[] s_liveWorkerLanes = [EmbeddingLane.Live];
+    private static readonly EmbeddingLane[] s_bulkWorkerLanes = [EmbeddingLane.Bulk];
 
     private readonly Func<IReadOnlyList<string>, EmbeddingPurpose, IReadOnlyList<TextEmbedding>> _embed;
     private readonly DynamicBatcherOptions _options;
@@ -36,6 +41,8 @@ public sealed class DynamicBatcher : IAsyncDisposable
     private long _documentRuns;
     private readonly SemaphoreSlim _querySignal = new(0);
     private readonly SemaphoreSlim _documentSignal = new(0);
+    private readonly SemaphoreSlim _bulkSignal;
+    private int _loweredBulkRunners;
     private static readonly TimeSpan IdlePoll = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Batches for an <see cref="EmbeddingSession"/>.</summary>
@@ -64,10 +71,22 @@ public sealed class DynamicBatcher : IAsyncDisposable
         _windows = [.. s_priority.Select(_ => new Queue<Request>())];
         var queryGate = new SemaphoreSlim(1);
         var documentGate = new SemaphoreSlim(1);
+        var separateBulk = _options.BulkNice > 0;
+        _bulkSignal = separateBulk ? new SemaphoreSlim(0) : _documentSignal;
         _workers = [
-            StartRunner(s_queryWorkerLanes, queryGate, _querySignal, "embedding-batcher-query", firstDocumentRunner: false),
-            .. Enumerable.Range(0, _options.DocumentRunners).Select(i => StartRunner(s_documentWorkerLanes, documentGate, _documentSignal, $"embedding-batcher-documents-{i}", firstDocumentRunner: i == 0)),
+            StartRunner(s_queryWorkerLanes, queryGate, _querySignal, "embedding-batcher-query", firstDocumentRunner: false, nice: 0),
+            .. Enumerable.Range(0, _options.DocumentRunners).Select(i => StartRunner(
+                separateBulk ? s_liveWorkerLanes : s_documentWorkerLanes, documentGate, _documentSignal, $"embedding-batcher-documents-{i}", firstDocumentRunner: i == 0, nice: 0)),
         ];
+        if (separateBulk)
+        {
+            var bulkGate = new SemaphoreSlim(1);
+            _workers = [
+                .. _workers,
+                .. Enumerable.Range(0, _options.DocumentRunners).Select(i => StartRunner(
+                    s_bulkWorkerLanes, bulkGate, _bulkSignal, $"embedding-batcher-bulk-{i}", firstDocumentRunner: false, nice: _options.BulkNice)),
+            ];
+        }
     }
 
     private readonly long[] _runsPerLane = new long[3];
@@ -77,6 +96,9 @@ public sealed class DynamicBatcher : IAsyncDisposable
 
     /// <summary>How many queries ran on their caller's thread (see <see cref="DynamicBatcherOptions.InlineQueryBelow"/>).</summary>
     public long InlineQueryRuns => Interlocked.Read(ref _inlineQueryRuns);
+
+    /// <summary>How many bulk runner threads run at the lower CPU priority of <see cref="DynamicBatcherOptions.BulkNice"/> (0 when it is off or the OS refused).</summary>
+    public int LoweredBulkRunners => Volatile.Read(ref _loweredBulkRunners);
 
     /// <summary>How many requests wait in <paramref name="lane"/>'s queue (at most its capacity; callers beyond it wait to enqueue).</summary>
     public int GetQueuedCount(EmbeddingLane lane) => _lanes[(int)lane].Reader.Count;
@@ -102,7 +124,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
         }
 
         await _lanes[(int)lane].Writer.WriteAsync(request, cancellationToken).ConfigureAwait(false);
-        Wake(lane == EmbeddingLane.Query ? _querySignal : _documentSignal);
+        Wake(lane switch { EmbeddingLane.Query => _querySignal, EmbeddingLane.Bulk => _bulkSignal, _ => _documentSignal });
         await using var registration = cancellationToken.Register(static state => ((Request)state!).Cancel(), request).ConfigureAwait(false);
         return await request.Completion.Task.ConfigureAwait(false);
     }
@@ -123,6 +145,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
 
         Wake(_querySignal);
         Wake(_documentSignal);
+        Wake(_bulkSignal);
         await Task.WhenAll(_workers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         var disposed = new ObjectDisposedException(nameof(DynamicBatcher));
         foreach (var (lane, window) in _lanes.Zip(_windows))
@@ -138,13 +161,18 @@ public sealed class DynamicBatcher : IAsyncDisposable
 
     // A runner is a dedicated thread: a model run blocks its thread for as long as it takes, which on the .NET thread
     // pool would starve everything else in the process (Orleans' scheduler among it) on a small machine.
-    private Task StartRunner(EmbeddingLane[] lanes, SemaphoreSlim gate, SemaphoreSlim signal, string name, bool firstDocumentRunner)
+    private Task StartRunner(EmbeddingLane[] lanes, SemaphoreSlim gate, SemaphoreSlim signal, string name, bool firstDocumentRunner, int nice)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
             try
             {
+                if (nice > 0 && ThreadPriorities.LowerCurrentThread(nice))
+                {
+                    Interlocked.Increment(ref _loweredBulkRunners);
+                }
+
                 RunLoop(lanes, gate, signal, firstDocumentRunner);
                 done.TrySetResult();
             }
@@ -163,9 +191,10 @@ public sealed class DynamicBatcher : IAsyncDisposable
 
     private void RunLoop(EmbeddingLane[] lanes, SemaphoreSlim gate, SemaphoreSlim signal, bool firstDocumentRunner)
     {
-        // While live changes arrive, bulk runs are short so that a live change soon finds a runner free; with several
-        // runners, the first one's are shortest of all (LiveRunnerBulkBatch), so one runner is nearly always about to be.
-        var bulkUnderLiveLoad = Math.Min(_options.BulkBatchUnderLiveLoad, _options.MaxBatchSize);
+        // While live changes arrive, a runner that takes both lanes runs short bulk batches so that a live change soon
+        // finds a runner free; with several runners, the first one's are shortest of all (LiveRunnerBulkBatch), so one
+        // runner is nearly always about to be. A bulk-only runner (BulkNice) is preempted instead, and runs full batches.
+        var bulkUnderLiveLoad = lanes.Contains(EmbeddingLane.Live) ? Math.Min(_options.BulkBatchUnderLiveLoad, _options.MaxBatchSize) : _options.MaxBatchSize;
         if (firstDocumentRunner && _options.DocumentRunners > 1 && _options.LiveRunnerBulkBatch > 0)
         {
             bulkUnderLiveLoad = Math.Min(bulkUnderLiveLoad, _options.LiveRunnerBulkBatch);

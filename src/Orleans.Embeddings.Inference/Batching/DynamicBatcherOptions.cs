@@ -87,6 +87,20 @@ public sealed class DynamicBatcherOptions
     /// </summary>
     public int DocumentRunners { get; set; } = 1;
 
+    /// <summary>Default <see cref="BulkNice"/>.</summary>
+    public const int DefaultBulkNice = 10;
+
+    /// <summary>
+    /// Above zero, bulk batches run on runners of their own (as many as <see cref="DocumentRunners"/>) whose threads have
+    /// this lower CPU priority (a Linux nice value, 1–19; <c>Thread.Priority</c> elsewhere), and the document runners
+    /// take live batches only. A live change then preempts bulk work through the OS scheduler the moment it arrives,
+    /// instead of waiting for a bulk run to finish, and the bulk load takes every cycle live work leaves, in full
+    /// batches. At nice 10 a bulk thread still gets about a tenth of a core that live work keeps busy, so a load makes
+    /// progress under any live load. 0: the document runners take both lanes (bulk gets every
+    /// <see cref="BulkShare"/>th run, shortened while live changes arrive).
+    /// </summary>
+    public int BulkNice { get; set; } = DefaultBulkNice;
+
     /// <summary>Requests a lane holds before callers wait (backpressure; nothing is dropped).</summary>
     public int LaneCapacity { get; set; } = DefaultLaneCapacity;
 
@@ -110,6 +124,8 @@ public sealed class DynamicBatcherOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(BulkBatchUnderLiveLoad, 1, nameof(BulkBatchUnderLiveLoad));
         ArgumentOutOfRangeException.ThrowIfNegative(LiveRunnerBulkBatch, nameof(LiveRunnerBulkBatch));
         ArgumentOutOfRangeException.ThrowIfLessThan(DocumentRunners, 1, nameof(DocumentRunners));
+        ArgumentOutOfRangeException.ThrowIfNegative(BulkNice, nameof(BulkNice));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(BulkNice, 19, nameof(BulkNice));
         ArgumentOutOfRangeException.ThrowIfLessThan(LiveQuietPeriod, TimeSpan.Zero, nameof(LiveQuietPeriod));
         ArgumentNullException.ThrowIfNull(EstimateTokens, nameof(EstimateTokens));
     }

@@ -132,7 +132,7 @@ public sealed class DynamicBatcherTests(StaticModelFixture model) : IClassFixtur
 
                 return _session.Embed(batch, purpose);
             },
-            new DynamicBatcherOptions { MaxBatchSize = 1, SortWindowBatches = 1, MaxWait = TimeSpan.Zero, BulkShare = 3 });
+            new DynamicBatcherOptions { MaxBatchSize = 1, SortWindowBatches = 1, MaxWait = TimeSpan.Zero, BulkShare = 3, BulkNice = 0 });
 
         // The first live text occupies the model; then 12 live and 6 bulk texts queue up.
         var first = batcher.EmbedAsync("live-first", EmbeddingLane.Live, Cancellation);
@@ -161,7 +161,7 @@ public sealed class DynamicBatcherTests(StaticModelFixture model) : IClassFixtur
                 sizes.Enqueue((batch.Count, batch[0].StartsWith("bulk", StringComparison.Ordinal)));
                 return _session.Embed(batch, purpose);
             },
-            new DynamicBatcherOptions { MaxBatchSize = 16, BulkBatchUnderLiveLoad = 4, LiveQuietPeriod = TimeSpan.FromSeconds(30) });
+            new DynamicBatcherOptions { MaxBatchSize = 16, BulkBatchUnderLiveLoad = 4, LiveQuietPeriod = TimeSpan.FromSeconds(30), BulkNice = 0 });
 
         // Without live traffic the bulk lane runs full batches.
         await Task.WhenAll(Enumerable.Range(0, 32).Select(i => batcher.EmbedAsync($"bulk-a{i}", EmbeddingLane.Bulk, Cancellation)));
@@ -190,7 +190,7 @@ public sealed class DynamicBatcherTests(StaticModelFixture model) : IClassFixtur
 
                 return _session.Embed(batch, purpose);
             },
-            new DynamicBatcherOptions { MaxBatchSize = 16, BulkBatchUnderLiveLoad = 4, DocumentRunners = 2, LiveQuietPeriod = TimeSpan.FromSeconds(30) });
+            new DynamicBatcherOptions { MaxBatchSize = 16, BulkBatchUnderLiveLoad = 4, DocumentRunners = 2, LiveQuietPeriod = TimeSpan.FromSeconds(30), BulkNice = 0 });
 
         await batcher.EmbedAsync("live change", EmbeddingLane.Live, Cancellation);
         await Task.WhenAll(Enumerable.Range(0, 64).Select(i => batcher.EmbedAsync($"bulk {i}", EmbeddingLane.Bulk, Cancellation)));
@@ -198,6 +198,68 @@ public sealed class DynamicBatcherTests(StaticModelFixture model) : IClassFixtur
         Assert.All(sizes.Where(s => s.Runner == "embedding-batcher-documents-1"), s => Assert.InRange(s.Size, 1, 4));
         Assert.Contains(sizes, s => s.Runner == "embedding-batcher-documents-0");
         Assert.Contains(sizes, s => s.Runner == "embedding-batcher-documents-1" && s.Size > 1);
+    }
+
+    [Fact]
+    public async Task EmbedAsync_Bulk_RunsFullBatchesOnLowerPriorityRunnersOfItsOwn()
+    {
+        var runs = new ConcurrentQueue<(bool Bulk, int Size, string? Runner, int? Nice)>();
+        await using var batcher = new DynamicBatcher(
+            (batch, purpose) =>
+            {
+                runs.Enqueue((batch[0].StartsWith("bulk", StringComparison.Ordinal), batch.Count, Thread.CurrentThread.Name, ThreadPriorities.CurrentThreadNice()));
+                return _session.Embed(batch, purpose);
+            },
+            new DynamicBatcherOptions { MaxBatchSize = 16, DocumentRunners = 2, LiveQuietPeriod = TimeSpan.FromSeconds(30) });
+
+        await batcher.EmbedAsync("live change", EmbeddingLane.Live, Cancellation);
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(i => batcher.EmbedAsync($"bulk {i}", EmbeddingLane.Bulk, Cancellation)));
+        await batcher.EmbedAsync("another live change", EmbeddingLane.Live, Cancellation);
+
+        Assert.Equal(2, batcher.LoweredBulkRunners);
+        var bulk = runs.Where(r => r.Bulk).ToList();
+        var live = runs.Where(r => !r.Bulk).ToList();
+        Assert.All(bulk, r => Assert.StartsWith("embedding-batcher-bulk-", r.Runner, StringComparison.Ordinal));
+        Assert.All(live, r => Assert.StartsWith("embedding-batcher-documents-", r.Runner, StringComparison.Ordinal));
+        Assert.Contains(bulk, r => r.Size == 16); // live changes arrived, yet bulk runs are not shortened: they are preempted
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.All(bulk, r => Assert.Equal(DynamicBatcherOptions.DefaultBulkNice, r.Nice));
+            Assert.All(live, r => Assert.Equal(0, r.Nice));
+        }
+    }
+
+    [Fact]
+    public async Task EmbedAsync_LiveWhileABulkRunIsRunning_DoesNotWaitForIt()
+    {
+        using var bulkGate = new SemaphoreSlim(0);
+        await using var batcher = new DynamicBatcher(
+            (batch, purpose) =>
+            {
+                if (batch[0].StartsWith("bulk", StringComparison.Ordinal))
+                {
+                    bulkGate.Wait(Cancellation);
+                }
+
+                return _session.Embed(batch, purpose);
+            },
+            new DynamicBatcherOptions { MaxBatchSize = 4, DocumentRunners = 1 });
+
+        var bulk = Enumerable.Range(0, 8).Select(i => batcher.EmbedAsync($"bulk text {i}", EmbeddingLane.Bulk, Cancellation)).ToList();
+        await Task.Delay(100, Cancellation);
+        var live = await batcher.EmbedAsync("a live change", EmbeddingLane.Live, Cancellation).WaitAsync(TimeSpan.FromSeconds(10), Cancellation);
+
+        Assert.Equal(64, live.Vector.Length);
+        Assert.All(bulk, b => Assert.False(b.IsCompleted));
+        bulkGate.Release(8);
+        await Task.WhenAll(bulk);
+    }
+
+    [Fact]
+    public void Options_BulkNiceOutOfRange_IsRefusedByName()
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new DynamicBatcherOptions { BulkNice = 20 }.Validate());
+        Assert.Equal(nameof(DynamicBatcherOptions.BulkNice), error.ParamName);
     }
 
     [Fact]
