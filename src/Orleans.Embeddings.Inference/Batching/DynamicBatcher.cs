@@ -212,7 +212,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
                 gate.Wait(token);
                 try
                 {
-                    if (ChooseLane(lanes, _documentRuns) is { } lane)
+                    if (ChooseLane(lanes, Interlocked.Read(ref _documentRuns)) is { } lane)
                     {
                         if (_windows[(int)lane].Count == 0)
                         {
@@ -223,7 +223,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
                         batch = TakeBatch(_windows[(int)lane], lane == EmbeddingLane.Bulk && LiveRecently() ? bulkUnderLiveLoad : _options.MaxBatchSize);
                         if (batch.Count > 0 && lane != EmbeddingLane.Query)
                         {
-                            _documentRuns++;
+                            Interlocked.Increment(ref _documentRuns); // live and bulk runners have separate gates with BulkNice
                         }
                     }
                 }

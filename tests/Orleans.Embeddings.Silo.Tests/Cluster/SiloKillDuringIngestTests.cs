@@ -1,0 +1,134 @@
+using Npgsql;
+using Orleans.Embeddings.Client.Publishing;
+using Orleans.Embeddings.Collections;
+using Orleans.Embeddings.Documents;
+using Orleans.Embeddings.Inference.Builders;
+using Orleans.Embeddings.Inference.Models;
+using Orleans.Embeddings.Inference.Sessions;
+using Orleans.Embeddings.Storage.Naming;
+using Orleans.Embeddings.Storage.Routing;
+using Orleans.Embeddings.Storage.Versions;
+using Orleans.Embeddings.Testing;
+using Pgvector;
+
+namespace Orleans.Embeddings.Silo.Tests.Cluster;
+
+/// <summary>
+/// The indexing pipeline across two silo processes (ADO.NET clustering, the PostgreSQL log): silo B is killed with
+/// SIGKILL while changes are still being published and indexed, and every document still ends at its last change,
+/// with the vector of its last text, written by silo A alone.
+/// </summary>
+public sealed class SiloKillDuringIngestTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
+{
+    private const string Collection = "kill";
+    private const int Documents = 1500;
+    private const int Rounds = 5;
+    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(90);
+
+    private static CancellationToken Cancellation => TestContext.Current.CancellationToken;
+
+    private static string Text(int i, int round) => $"package {i} revision {round} word w{i * 7} and w{(i + round) * 13}";
+
+    [Fact]
+    public async Task Killing_silo_B_process_mid_ingest_loses_no_change()
+    {
+        var clusterId = $"kill-{Guid.NewGuid():N}"[..20];
+        var settings = new Dictionary<string, string>
+        {
+            ["Embeddings:Database:ConnectionString"] = database.ConnectionString,
+            ["Embeddings:Cluster:Clustering"] = "AdoNet",
+            ["Embeddings:Cluster:ClusterId"] = clusterId,
+            ["Embeddings:Dashboard:Enabled"] = "false",
+            ["Orleans:Membership:ProbeTimeout"] = "00:00:01",
+            ["Orleans:Membership:NumMissedProbesLimit"] = "2",
+            ["Orleans:Membership:TableRefreshTimeout"] = "00:00:02",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+
+        await using var siloA = SiloProcess.Start("A", settings);
+        await siloA.WaitUntilReadyAsync(s_startTimeout, Cancellation);
+        await using var siloB = SiloProcess.Start("B", settings);
+        await siloB.WaitUntilReadyAsync(s_startTimeout, Cancellation);
+
+        var models = Directory.CreateTempSubdirectory("oe-kill-").FullName;
+        try
+        {
+            var model = new StaticEmbeddingModelBuilder { Dimensions = 32, MaxTokens = 32, Seed = 2 }
+                .Build(Enumerable.Range(0, Documents).SelectMany(i => Enumerable.Range(1, Rounds).Select(r => Text(i, r))), Path.Combine(models, "v1"), "kill-v1");
+            var setup = new CollectionSetup(new CollectionCatalog(database.DataSource), new RoutingStore(database.DataSource));
+            var table = (await setup.CreateAsync(Collection, "v1", model.Directory, cancellationToken: Cancellation)).QuotedTable;
+
+            await using var publisher = new PostgresLogPublisher(database.DataSource, "documents");
+            var publishing = Task.Run(
+                async () =>
+                {
+                    for (var round = 1; round <= Rounds; round++)
+                    {
+                        await publisher.PublishManyAsync(
+                            [.. Enumerable.Range(0, Documents).Select(i => new DocumentChange(Collection, $"p{i}", DocumentOperation.Upsert, round, Text(i, round), "{}"))],
+                            Cancellation);
+                        await Task.Delay(400, Cancellation);
+                    }
+                },
+                Cancellation);
+
+            // Both silos index (each owns some of the log's queues); kill B once the first round is half written.
+            await WaitForAsync($"SELECT count(*) FROM {table}", Documents / 2, TimeSpan.FromSeconds(90), siloA, siloB);
+            await siloB.KillAsync();
+            var finalAtKill = await CountAsync($"SELECT count(*) FROM {table} WHERE seq = {Rounds}");
+            Assert.True(finalAtKill < Documents, $"the ingest was over ({finalAtKill} documents at their last change) before B was killed");
+            await publishing;
+
+            // B's queues move to A once B is declared dead; what B had read but not acknowledged is delivered again.
+            await WaitForAsync($"SELECT count(*) FROM {table} WHERE seq = {Rounds}", Documents, TimeSpan.FromSeconds(180), siloA, siloB);
+            Assert.Equal(Documents, await CountAsync($"SELECT count(*) FROM {table}"));
+            Assert.Equal(Documents, await CountAsync($"SELECT count(*) FROM embeddings_documents WHERE collection = '{Collection}' AND seq = {Rounds}"));
+            Assert.False(siloA.HasExited, siloA.Output);
+
+            // Each vector is the model's embedding of the document's last text.
+            using var session = new EmbeddingSession(model);
+            await using var command = database.DataSource.CreateCommand($"SELECT id, embedding FROM {table} WHERE id = ANY($1)");
+            var sample = Enumerable.Range(0, Documents).Where(i => i % 50 == 0).ToArray();
+            command.Parameters.AddWithValue(sample.Select(i => $"p{i}").ToArray());
+            var checkedCount = 0;
+            await using (var reader = await command.ExecuteReaderAsync(Cancellation))
+            {
+                while (await reader.ReadAsync(Cancellation))
+                {
+                    var i = int.Parse(reader.GetString(0)[1..], System.Globalization.CultureInfo.InvariantCulture);
+                    var stored = reader.GetFieldValue<Vector>(1).ToArray();
+                    var expected = session.Embed([Text(i, Rounds)], EmbeddingPurpose.Document)[0].Vector;
+                    Assert.All(stored.Zip(expected), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-5, $"p{i}: {p.First} vs {p.Second}"));
+                    checkedCount++;
+                }
+            }
+
+            Assert.Equal(sample.Length, checkedCount);
+        }
+        finally
+        {
+            Directory.Delete(models, recursive: true);
+        }
+    }
+
+    private async Task<long> CountAsync(string sql)
+    {
+        await using var command = database.DataSource.CreateCommand(sql);
+        return (long)(await command.ExecuteScalarAsync(Cancellation))!;
+    }
+
+    private async Task WaitForAsync(string sql, long expected, TimeSpan timeout, SiloProcess a, SiloProcess b)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        long seen;
+        while ((seen = await CountAsync(sql)) < expected)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"'{sql}' reached {seen}, not {expected}, within {timeout}.\nA's output:\n{a.Output}\nB's output:\n{b.Output}");
+            }
+
+            await Task.Delay(100, Cancellation);
+        }
+    }
+}
