@@ -6,22 +6,23 @@ using Orleans.Embeddings.Benchmarks.Storage;
 using Orleans.Embeddings.Benchmarks.Streams;
 
 // One benchmark per name; each prints a table and ends with one line "RESULT <name> key=value ...".
-var benchmarks = new Dictionary<string, Func<IBenchmark>>(StringComparer.Ordinal)
+// The rollout benchmark takes an optional scenario (encoder or static) to run that one alone while tuning.
+var benchmarks = new Dictionary<string, Func<string?, IBenchmark?>>(StringComparer.Ordinal)
 {
-    ["inference"] = () => new InferenceBenchmark(),
-    ["eval"] = () => new Orleans.Embeddings.Benchmarks.Evaluation.EvalBenchmark(),
-    ["ingest"] = () => new IngestBenchmark(),
-    ["rollout"] = () => new RolloutBenchmark(),
-    ["search"] = () => new Orleans.Embeddings.Benchmarks.Search.SearchBenchmark(),
-    ["storage"] = () => new StorageBenchmark(),
-    ["streams"] = () => new StreamsBenchmark(),
+    ["inference"] = option => option is null ? new InferenceBenchmark() : null,
+    ["eval"] = option => option is null ? new Orleans.Embeddings.Benchmarks.Evaluation.EvalBenchmark() : null,
+    ["ingest"] = option => option is null ? new IngestBenchmark() : null,
+    ["rollout"] = option => option is null or "encoder" or "static" ? new RolloutBenchmark(option) : null,
+    ["search"] = option => option is null ? new Orleans.Embeddings.Benchmarks.Search.SearchBenchmark() : null,
+    ["storage"] = option => option is null ? new StorageBenchmark() : null,
+    ["streams"] = option => option is null ? new StreamsBenchmark() : null,
 };
 
-if (args.Length != 1 || !benchmarks.TryGetValue(args[0], out var create))
+if (args.Length is < 1 or > 2 || !benchmarks.TryGetValue(args[0], out var create) || create(args.ElementAtOrDefault(1)) is not { } benchmark)
 {
-    await Console.Error.WriteLineAsync($"usage: dotnet run -c Release --project tests/Orleans.Embeddings.Benchmarks -- <{string.Join('|', benchmarks.Keys)}>");
+    await Console.Error.WriteLineAsync($"usage: dotnet run -c Release --project tests/Orleans.Embeddings.Benchmarks -- <{string.Join('|', benchmarks.Keys)}> (rollout [encoder|static])");
     return 2;
 }
 
-await create().RunAsync(CancellationToken.None);
+await benchmark.RunAsync(CancellationToken.None);
 return 0;

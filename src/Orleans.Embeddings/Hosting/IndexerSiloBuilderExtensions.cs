@@ -68,6 +68,7 @@ public static class IndexerSiloBuilderExtensions
         services.TryAddSingleton<DeviceDirectory>();
         services.TryAddSingleton<ModelSessions>();
         services.TryAddSingleton<WorkerRouter>();
+        services.TryAddSingleton<Orleans.Embeddings.Rollouts.LoadPageGate>();
         services.TryAddSingleton<LocalWorkers>();
         services.TryAddSingleton<RoutingCache>();
         services.TryAddSingleton<Orleans.Embeddings.Search.VersionTableCache>();

@@ -15,7 +15,7 @@ namespace Orleans.Embeddings.Rollouts;
 /// </summary>
 [LoadRangePlacement]
 internal sealed partial class BulkLoadShardGrain(
-    ReconciliationQueries queries, LoadCheckpointStore checkpoints, CollectionCatalog catalog, WorkerRouter workers, ILogger<BulkLoadShardGrain> logger)
+    ReconciliationQueries queries, LoadCheckpointStore checkpoints, CollectionCatalog catalog, WorkerRouter workers, LoadPageGate pages, ILogger<BulkLoadShardGrain> logger)
     : Grain, IBulkLoadShardGrain
 {
     private readonly CancellationTokenSource _deactivating = new();
@@ -77,11 +77,15 @@ internal sealed partial class BulkLoadShardGrain(
             while (shard < a.EndShard)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var page = await queries.ReadPendingPageAsync(table, shard, after, a.PageSize, a.UpdatedBefore, cancellationToken);
-                if (page.Count > 0)
+                IReadOnlyList<PendingChange> page;
+                using (await pages.EnterAsync(cancellationToken))
                 {
-                    var items = page.Select(p => new IndexItem(p.Id, p.Seq, p.Content, p.MetadataJson)).ToArray();
-                    await workers.CallAsync(a.Collection, a.Version, worker => worker.IndexBulkAsync(items));
+                    page = await queries.ReadPendingPageAsync(table, shard, after, a.PageSize, a.UpdatedBefore, cancellationToken);
+                    if (page.Count > 0)
+                    {
+                        var items = page.Select(p => new IndexItem(p.Id, p.Seq, p.Content, p.MetadataJson)).ToArray();
+                        await workers.CallAsync(a.Collection, a.Version, worker => worker.IndexBulkAsync(items));
+                    }
                 }
 
                 var shardFinished = page.Count < a.PageSize;

@@ -15,6 +15,14 @@ public sealed class RolloutOptions
     /// <summary>Documents per page a shard grain reads, embeds on the bulk lane and checkpoints.</summary>
     public int PageSize { get; set; } = 128;
 
+    /// <summary>
+    /// How many load pages a silo works on at once, all its shard grains together (a page: one keyset read, one
+    /// bulk-lane embedding, one guarded write). Every range writing at once saturates PostgreSQL on a small machine and
+    /// live changes queue behind the load; an encoder's load is bound by the model long before this limit. 0: no limit.
+    /// Default: one per core.
+    /// </summary>
+    public int ConcurrentPages { get; set; } = Environment.ProcessorCount;
+
     /// <summary>Reconciliation passes after which a run that still finds work fails.</summary>
     public int MaxPasses { get; set; } = 10;
 
@@ -65,6 +73,11 @@ public sealed class RolloutOptions
         if (PageSize < 1)
         {
             yield return $"{section}:{nameof(PageSize)} must be at least 1 (was {PageSize}).";
+        }
+
+        if (ConcurrentPages < 0)
+        {
+            yield return $"{section}:{nameof(ConcurrentPages)} must not be negative (was {ConcurrentPages}).";
         }
 
         if (MaxPasses < 1)

@@ -34,6 +34,18 @@ public sealed class IndexerOptionsTests
     }
 
     [Fact]
+    public void Negative_concurrent_load_pages_and_an_out_of_range_bulk_priority_are_refused_by_name()
+    {
+        var options = new IndexerOptions();
+        options.Rollouts.ConcurrentPages = -1;
+        options.Batching.BulkNice = 25;
+        var result = new IndexerOptionsValidator().Validate(null, options);
+        Assert.True(result.Failed);
+        Assert.Contains("Rollouts:ConcurrentPages", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("BulkNice", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Adding_the_indexer_with_a_bad_option_fails_at_once()
     {
         var error = Assert.Throws<OptionsValidationException>(() =>
