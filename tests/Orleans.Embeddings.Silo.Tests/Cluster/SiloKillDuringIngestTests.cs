@@ -33,17 +33,7 @@ public sealed class SiloKillDuringIngestTests(PostgresDatabase database) : IClas
     public async Task Killing_silo_B_process_mid_ingest_loses_no_change()
     {
         var clusterId = $"kill-{Guid.NewGuid():N}"[..20];
-        var settings = new Dictionary<string, string>
-        {
-            ["Embeddings:Database:ConnectionString"] = database.ConnectionString,
-            ["Embeddings:Cluster:Clustering"] = "AdoNet",
-            ["Embeddings:Cluster:ClusterId"] = clusterId,
-            ["Embeddings:Dashboard:Enabled"] = "false",
-            ["Orleans:Membership:ProbeTimeout"] = "00:00:01",
-            ["Orleans:Membership:NumMissedProbesLimit"] = "2",
-            ["Orleans:Membership:TableRefreshTimeout"] = "00:00:02",
-            ["Logging:LogLevel:Default"] = "Warning",
-        };
+        var settings = ProcessClusterSettings.Create(database.ConnectionString, clusterId);
 
         await using var siloA = SiloProcess.Start("A", settings);
         await siloA.WaitUntilReadyAsync(s_startTimeout, Cancellation);

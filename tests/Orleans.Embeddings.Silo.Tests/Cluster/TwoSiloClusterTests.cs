@@ -25,18 +25,7 @@ public sealed class TwoSiloClusterTests(PostgresDatabase database) : IClassFixtu
     public async Task AdoNetCluster_SiloKilledWithSigkill_IsDeclaredDeadAndTheOtherKeepsServing()
     {
         var clusterId = $"two-silo-{Guid.NewGuid():N}"[..20];
-        var settings = new Dictionary<string, string>
-        {
-            ["Embeddings:Database:ConnectionString"] = database.ConnectionString,
-            ["Embeddings:Cluster:Clustering"] = "AdoNet",
-            ["Embeddings:Cluster:ClusterId"] = clusterId,
-            ["Embeddings:Dashboard:Enabled"] = "false",
-            // Detect the killed silo in seconds rather than the production defaults' minute.
-            ["Orleans:Membership:ProbeTimeout"] = "00:00:01",
-            ["Orleans:Membership:NumMissedProbesLimit"] = "2",
-            ["Orleans:Membership:TableRefreshTimeout"] = "00:00:02",
-            ["Logging:LogLevel:Default"] = "Warning",
-        };
+        var settings = ProcessClusterSettings.Create(database.ConnectionString, clusterId);
 
         await using var siloA = SiloProcess.Start("A", settings);
         await siloA.WaitUntilReadyAsync(s_startTimeout, Cancellation);
