@@ -30,20 +30,6 @@ internal static partial class ThreadPriorities
         return true;
     }
 
-    /// <summary>The calling thread's nice value on Linux (from /proc), or null elsewhere.</summary>
-    public static int? CurrentThreadNice()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return null;
-        }
-
-        // /proc/thread-self/stat: "pid (comm) state ..."; nice is the 19th field, the 17th after the command's ')'.
-        var stat = File.ReadAllText("/proc/thread-self/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return int.Parse(fields[16], System.Globalization.CultureInfo.InvariantCulture);
-    }
-
     [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
     private static partial int SetPriority(int which, uint who, int priority);
 

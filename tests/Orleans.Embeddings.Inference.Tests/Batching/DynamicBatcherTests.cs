@@ -207,7 +207,7 @@ public sealed class DynamicBatcherTests(StaticModelFixture model) : IClassFixtur
         await using var batcher = new DynamicBatcher(
             (batch, purpose) =>
             {
-                runs.Enqueue((batch[0].StartsWith("bulk", StringComparison.Ordinal), batch.Count, Thread.CurrentThread.Name, ThreadPriorities.CurrentThreadNice()));
+                runs.Enqueue((batch[0].StartsWith("bulk", StringComparison.Ordinal), batch.Count, Thread.CurrentThread.Name, CurrentThreadNice()));
                 return _session.Embed(batch, purpose);
             },
             new DynamicBatcherOptions { MaxBatchSize = 16, DocumentRunners = 2, LiveQuietPeriod = TimeSpan.FromSeconds(30) });
@@ -325,4 +325,18 @@ public sealed class DynamicBatcherTests(StaticModelFixture model) : IClassFixtur
     }
 
     public void Dispose() => _session.Dispose();
+
+    // The calling thread's nice value on Linux, from /proc/thread-self/stat ("pid (comm) state ..."; nice is the 19th
+    // field, the 17th after the command's ')'), or null elsewhere.
+    private static int? CurrentThreadNice()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        var stat = File.ReadAllText("/proc/thread-self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return int.Parse(fields[16], System.Globalization.CultureInfo.InvariantCulture);
+    }
 }

@@ -33,7 +33,7 @@ public sealed class SiloKillDuringIngestTests(PostgresDatabase database) : IClas
     public async Task Killing_silo_B_process_mid_ingest_loses_no_change()
     {
         var clusterId = $"kill-{Guid.NewGuid():N}"[..20];
-        var settings = ProcessClusterSettings.Create(database.ConnectionString, clusterId);
+        var settings = ProcessCluster.Settings(database.ConnectionString, clusterId);
 
         await using var siloA = SiloProcess.Start("A", settings);
         await siloA.WaitUntilReadyAsync(s_startTimeout, Cancellation);
@@ -107,18 +107,13 @@ public sealed class SiloKillDuringIngestTests(PostgresDatabase database) : IClas
         return (long)(await command.ExecuteScalarAsync(Cancellation))!;
     }
 
-    private async Task WaitForAsync(string sql, long expected, TimeSpan timeout, SiloProcess a, SiloProcess b)
+    private Task WaitForAsync(string sql, long expected, TimeSpan timeout, SiloProcess a, SiloProcess b)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        long seen;
-        while ((seen = await CountAsync(sql)) < expected)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"'{sql}' reached {seen}, not {expected}, within {timeout}.\nA's output:\n{a.Output}\nB's output:\n{b.Output}");
-            }
-
-            await Task.Delay(100, Cancellation);
-        }
+        long seen = -1;
+        return ProcessCluster.WaitUntilAsync(
+            async () => (seen = await CountAsync(sql)) >= expected,
+            timeout,
+            () => $"'{sql}' reached {seen}, not {expected}, within {timeout}.\nA's output:\n{a.Output}\nB's output:\n{b.Output}",
+            TimeSpan.FromMilliseconds(100));
     }
 }

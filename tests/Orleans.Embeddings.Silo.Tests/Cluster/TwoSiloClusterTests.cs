@@ -25,7 +25,7 @@ public sealed class TwoSiloClusterTests(PostgresDatabase database) : IClassFixtu
     public async Task AdoNetCluster_SiloKilledWithSigkill_IsDeclaredDeadAndTheOtherKeepsServing()
     {
         var clusterId = $"two-silo-{Guid.NewGuid():N}"[..20];
-        var settings = ProcessClusterSettings.Create(database.ConnectionString, clusterId);
+        var settings = ProcessCluster.Settings(database.ConnectionString, clusterId);
 
         await using var siloA = SiloProcess.Start("A", settings);
         await siloA.WaitUntilReadyAsync(s_startTimeout, Cancellation);
@@ -47,7 +47,7 @@ public sealed class TwoSiloClusterTests(PostgresDatabase database) : IClassFixtu
 
         await siloB.KillAsync();
 
-        await WaitUntilAsync(
+        await ProcessCluster.WaitUntilAsync(
             async () => (await ReadMembershipAsync(clusterId)).Contains((siloB.SiloPort, DeadStatus)),
             TimeSpan.FromSeconds(60),
             () => $"silo B was not declared dead; membership: {string.Join(", ", ReadMembershipAsync(clusterId).Result)}\nA's output:\n{siloA.Output}");
@@ -115,20 +115,6 @@ public sealed class TwoSiloClusterTests(PostgresDatabase database) : IClassFixtu
         }
         catch (OperationCanceledException)
         {
-        }
-    }
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> describeFailure)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail(describeFailure());
-            }
-
-            await Task.Delay(250, Cancellation);
         }
     }
 
