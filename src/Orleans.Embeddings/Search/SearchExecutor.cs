@@ -198,7 +198,8 @@ public sealed class SearchExecutor(
         if (await tables.GetAsync(collection, job.Candidate).ConfigureAwait(false) is not { } table
             || (job.Routing.Traffic.GetValueOrDefault(job.Candidate) <= 0 && !await IsCompleteAsync(table).ConfigureAwait(false)))
         {
-            return;
+            SearchRecorder.Dropped("shadow-incomplete");
+            return; // the candidate is gone or still loading: a comparison with it would mean nothing
         }
 
         var at = DateTimeOffset.UtcNow;

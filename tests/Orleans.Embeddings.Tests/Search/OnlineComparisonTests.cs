@@ -98,7 +98,7 @@ public sealed class OnlineComparisonTests(IndexerCluster indexer) : IClassFixtur
         var log = silo.GetRequiredService<SearchLog>();
         IReadOnlyList<VersionSearchStats> stats = [];
         IReadOnlyList<ShadowStats> shadow = [];
-        for (var attempt = 0; attempt < 50 && (stats.Sum(s => s.Searches) < 200 || shadow.Sum(s => s.Samples) < 150); attempt++)
+        for (var attempt = 0; attempt < 150 && (stats.Sum(s => s.Searches) < 200 || shadow.Sum(s => s.Samples) < 150); attempt++)
         {
             await Task.Delay(200, ct);
             stats = await log.ReadVersionStatsAsync(Collection, since, ct);
