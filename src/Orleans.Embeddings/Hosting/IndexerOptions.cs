@@ -12,6 +12,12 @@ public sealed class IndexerOptions
     public List<string> Devices { get; set; } = [];
 
     /// <summary>
+    /// Whether this silo hosts embedding workers (true by default). A silo with <c>false</c> declares no device: its
+    /// document grains, coordinators and searches call the workers of the other silos.
+    /// </summary>
+    public bool HostsWorkers { get; set; } = true;
+
+    /// <summary>
     /// Dynamic batching of each worker. The defaults suit a CPU: runs of 8 length-sorted texts, one document runner per
     /// core (with <see cref="IntraOpThreads"/> 1). On the Debian corpus with minilm-l6 on 2 cores that embeds about 30 %
     /// more than runs of 32 on both cores. For a GPU, raise <c>MaxBatchSize</c> and set <c>DocumentRunners</c> to 1.
@@ -45,6 +51,6 @@ public sealed class IndexerOptions
     /// </summary>
     public TimeSpan DeliveryTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>The devices in effect.</summary>
-    public IReadOnlyList<string> EffectiveDevices => Devices.Count == 0 ? ["cpu"] : Devices;
+    /// <summary>The devices in effect: none when the silo hosts no workers, else <see cref="Devices"/> or <c>cpu</c>.</summary>
+    public IReadOnlyList<string> EffectiveDevices => !HostsWorkers ? [] : Devices.Count == 0 ? ["cpu"] : Devices;
 }

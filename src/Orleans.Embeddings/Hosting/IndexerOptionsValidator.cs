@@ -29,6 +29,11 @@ public sealed class IndexerOptionsValidator : IValidateOptions<IndexerOptions>
             failures.Add($"{section}:{nameof(options.Devices)} lists a device twice.");
         }
 
+        if (!options.HostsWorkers && options.Devices.Count > 0)
+        {
+            failures.Add($"{section}:{nameof(options.Devices)} lists devices, but {section}:{nameof(options.HostsWorkers)} is false: a silo without workers owns no device.");
+        }
+
         try
         {
             options.Batching.Validate();

@@ -1,5 +1,7 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Options;
 using Orleans.Embeddings.Devices;
+using Orleans.Embeddings.Diagnostics;
 using Orleans.Embeddings.Hosting;
 using Orleans.Embeddings.Indexing;
 using Orleans.Runtime;
@@ -8,10 +10,15 @@ namespace Orleans.Embeddings.Workers;
 
 /// <summary>
 /// Picks the embedding worker for a call: a device of this silo when it has one, else any active device, in turn.
-/// A call that fails because its silo left (or is leaving) is retried on the remaining devices.
+/// A call that fails because its silo left (or is leaving) is retried on the remaining devices, and counted
+/// (<c>embeddings.worker.retries</c>).
 /// </summary>
 public sealed class WorkerRouter(IGrainFactory grains, DeviceDirectory devices, ILocalSiloDetails localSilo, IOptions<IndexerOptions> options, LocalWorkers localWorkers)
 {
+    private static readonly Meter s_meter = new(EmbeddingsTelemetry.MeterName);
+    private static readonly Counter<long> s_retries = s_meter.CreateCounter<long>(
+        "embeddings.worker.retries", description: "Worker calls retried on another device because the first one's silo left the cluster");
+
     private int _next;
 
     /// <summary>Runs <paramref name="call"/> on a worker of (<paramref name="collection"/>, <paramref name="version"/>).</summary>
@@ -32,6 +39,7 @@ public sealed class WorkerRouter(IGrainFactory grains, DeviceDirectory devices, 
             catch (Exception ex) when (attempt < options.Value.WorkerRetries && IsSiloFailure(ex))
             {
                 excluded.Add(device.Address);
+                s_retries.Add(1, new KeyValuePair<string, object?>("collection", collection), new KeyValuePair<string, object?>("version", version));
             }
         }
     }

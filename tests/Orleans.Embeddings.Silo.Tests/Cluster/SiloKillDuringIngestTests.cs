@@ -14,9 +14,10 @@ using Pgvector;
 namespace Orleans.Embeddings.Silo.Tests.Cluster;
 
 /// <summary>
-/// The indexing pipeline across two silo processes (ADO.NET clustering, the PostgreSQL log): silo B is killed with
-/// SIGKILL while changes are still being published and indexed, and every document still ends at its last change,
-/// with the vector of its last text, written by silo A alone.
+/// The indexing pipeline across three silo processes (ADO.NET clustering, the PostgreSQL log): A and B host workers, W
+/// hosts none, so W's document grains send every change to A's or B's worker. B is killed with SIGKILL while changes
+/// are still being published and indexed: W retries its calls to B's worker on A's, and every document still ends at
+/// its last change, with the vector of its last text.
 /// </summary>
 public sealed class SiloKillDuringIngestTests(PostgresDatabase database) : IClassFixture<PostgresDatabase>
 {
@@ -30,7 +31,7 @@ public sealed class SiloKillDuringIngestTests(PostgresDatabase database) : IClas
     private static string Text(int i, int round) => $"package {i} revision {round} word w{i * 7} and w{(i + round) * 13}";
 
     [Fact]
-    public async Task Killing_silo_B_process_mid_ingest_loses_no_change()
+    public async Task Killing_silo_B_process_mid_ingest_loses_no_change_and_calls_to_its_worker_are_retried()
     {
         var clusterId = $"kill-{Guid.NewGuid():N}"[..20];
         var settings = ProcessCluster.Settings(database.ConnectionString, clusterId);
@@ -39,6 +40,9 @@ public sealed class SiloKillDuringIngestTests(PostgresDatabase database) : IClas
         await siloA.WaitUntilReadyAsync(s_startTimeout, Cancellation);
         await using var siloB = SiloProcess.Start("B", settings);
         await siloB.WaitUntilReadyAsync(s_startTimeout, Cancellation);
+        await using var siloW = SiloProcess.Start("W", new Dictionary<string, string>(settings) { ["Embeddings:Indexer:HostsWorkers"] = "false" });
+        await siloW.WaitUntilReadyAsync(s_startTimeout, Cancellation);
+        Assert.Equal(0, await RetriesAsync(siloW));
 
         var models = Directory.CreateTempSubdirectory("oe-kill-").FullName;
         try
@@ -62,18 +66,23 @@ public sealed class SiloKillDuringIngestTests(PostgresDatabase database) : IClas
                 },
                 Cancellation);
 
-            // Both silos index (each owns some of the log's queues); kill B once the first round is half written.
-            await WaitForAsync($"SELECT count(*) FROM {table}", Documents / 2, TimeSpan.FromSeconds(90), siloA, siloB);
+            // Every silo reads some of the log's queues; kill B once the first round is half written.
+            await WaitForAsync($"SELECT count(*) FROM {table}", Documents / 2, TimeSpan.FromSeconds(90), siloA, siloB, siloW);
             await siloB.KillAsync();
             var finalAtKill = await CountAsync($"SELECT count(*) FROM {table} WHERE seq = {Rounds}");
             Assert.True(finalAtKill < Documents, $"the ingest was over ({finalAtKill} documents at their last change) before B was killed");
             await publishing;
 
             // B's queues move to A once B is declared dead; what B had read but not acknowledged is delivered again.
-            await WaitForAsync($"SELECT count(*) FROM {table} WHERE seq = {Rounds}", Documents, TimeSpan.FromSeconds(180), siloA, siloB);
+            await WaitForAsync($"SELECT count(*) FROM {table} WHERE seq = {Rounds}", Documents, TimeSpan.FromSeconds(180), siloA, siloB, siloW);
             Assert.Equal(Documents, await CountAsync($"SELECT count(*) FROM {table}"));
             Assert.Equal(Documents, await CountAsync($"SELECT count(*) FROM embeddings_documents WHERE collection = '{Collection}' AND seq = {Rounds}"));
             Assert.False(siloA.HasExited, siloA.Output);
+            Assert.False(siloW.HasExited, siloW.Output);
+
+            // W's calls to B's worker that failed with B were retried on A's.
+            var retries = await RetriesAsync(siloW);
+            Assert.True(retries > 0, $"W retried no worker call after B was killed\nW's output:\n{siloW.Output}");
 
             // Each vector is the model's embedding of the document's last text.
             using var session = new EmbeddingSession(model);
@@ -107,13 +116,24 @@ public sealed class SiloKillDuringIngestTests(PostgresDatabase database) : IClas
         return (long)(await command.ExecuteScalarAsync(Cancellation))!;
     }
 
-    private Task WaitForAsync(string sql, long expected, TimeSpan timeout, SiloProcess a, SiloProcess b)
+    private Task WaitForAsync(string sql, long expected, TimeSpan timeout, params SiloProcess[] silos)
     {
         long seen = -1;
         return ProcessCluster.WaitUntilAsync(
             async () => (seen = await CountAsync(sql)) >= expected,
             timeout,
-            () => $"'{sql}' reached {seen}, not {expected}, within {timeout}.\nA's output:\n{a.Output}\nB's output:\n{b.Output}",
+            () => $"'{sql}' reached {seen}, not {expected}, within {timeout}.{string.Concat(silos.Select(s => $"\n{s.Name}'s output:\n{s.Output}"))}",
             TimeSpan.FromMilliseconds(100));
+    }
+
+    // The silo's embeddings.worker.retries counter, from its Prometheus endpoint (0 before the first retry).
+    private static async Task<long> RetriesAsync(SiloProcess silo)
+    {
+        var (status, body) = await silo.GetAsync("/metrics", Cancellation);
+        Assert.Equal(System.Net.HttpStatusCode.OK, status);
+        return body.Split('\n')
+            .Where(line => line.StartsWith("embeddings_worker_retries", StringComparison.Ordinal))
+            .Sum(line => (long)double.Parse( // name{labels} value [timestamp]
+                line[(line.LastIndexOf('}') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], System.Globalization.CultureInfo.InvariantCulture));
     }
 }

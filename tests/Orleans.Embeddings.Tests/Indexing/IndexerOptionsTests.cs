@@ -14,6 +14,17 @@ public sealed class IndexerOptionsTests
         Assert.True(new IndexerOptionsValidator().Validate(null, new IndexerOptions { Devices = ["cpu", "cuda:0", "cuda:1"] }).Succeeded);
     }
 
+    [Fact]
+    public void A_silo_without_workers_owns_no_device_and_may_not_list_one()
+    {
+        Assert.Empty(new IndexerOptions { HostsWorkers = false }.EffectiveDevices);
+        Assert.True(new IndexerOptionsValidator().Validate(null, new IndexerOptions { HostsWorkers = false }).Succeeded);
+        var result = new IndexerOptionsValidator().Validate(null, new IndexerOptions { HostsWorkers = false, Devices = ["cuda:0"] });
+        Assert.True(result.Failed);
+        Assert.Contains("Embeddings:Indexer:Devices", result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains("Embeddings:Indexer:HostsWorkers", result.FailureMessage, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("gpu7")]
     [InlineData("cuda:x")]
