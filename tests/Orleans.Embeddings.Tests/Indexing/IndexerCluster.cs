@@ -13,9 +13,10 @@ namespace Orleans.Embeddings.Tests.Indexing;
 
 /// <summary>
 /// Two in-process silos with the whole indexing pipeline on a database of their own: the PostgreSQL log, document
-/// grains, one CPU worker per silo, and a static model built from <see cref="Texts"/>.
+/// grains, one CPU worker per silo, and a static model built from <see cref="Text"/>. A test class that needs other
+/// indexer settings derives a fixture of its own, so that no second cluster shares the database and its log.
 /// </summary>
-public sealed class IndexerCluster(PostgresServer server) : IAsyncLifetime
+public class IndexerCluster(PostgresServer server) : IAsyncLifetime
 {
     /// <summary>The stream provider name.</summary>
     public const string Provider = "documents";
@@ -58,8 +59,12 @@ public sealed class IndexerCluster(PostgresServer server) : IAsyncLifetime
         Cluster = await StartClusterAsync();
     }
 
-    /// <summary>Starts a separate two-silo cluster on this database (for a test that kills a silo).</summary>
-    public async Task<InProcessTestCluster> StartClusterAsync(Action<Orleans.Embeddings.Hosting.IndexerOptions>? configure = null)
+    /// <summary>Indexer settings of every silo, on top of the fixture's own.</summary>
+    protected virtual void ConfigureIndexer(Orleans.Embeddings.Hosting.IndexerOptions options)
+    {
+    }
+
+    private async Task<InProcessTestCluster> StartClusterAsync()
     {
         var builder = new InProcessTestClusterBuilder(2);
         builder.Options.ConfigureFileLogging = false;
@@ -77,7 +82,7 @@ public sealed class IndexerCluster(PostgresServer server) : IAsyncLifetime
                 o.Rollouts.AckTimeout = TimeSpan.FromSeconds(20);
                 o.Rollouts.PageSize = 50;
                 o.Search.LogFlushInterval = TimeSpan.FromMilliseconds(200);
-                configure?.Invoke(o);
+                ConfigureIndexer(o);
             });
         });
         var cluster = builder.Build();

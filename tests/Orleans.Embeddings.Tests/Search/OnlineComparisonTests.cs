@@ -17,7 +17,7 @@ namespace Orleans.Embeddings.Tests.Search;
 /// The online A/B evidence on a two-silo cluster that shadows every unpinned search: per-version searches, latency and
 /// click-through from the search log (every silo's), shadow comparisons of the pair, and the OpenTelemetry instruments.
 /// </summary>
-public sealed class OnlineComparisonTests(IndexerCluster indexer) : IClassFixture<IndexerCluster>
+public sealed class OnlineComparisonTests(OnlineComparisonTests.ShadowingCluster indexer) : IClassFixture<OnlineComparisonTests.ShadowingCluster>
 {
     private const string Collection = "ab";
     private const int Documents = 300;
@@ -26,7 +26,7 @@ public sealed class OnlineComparisonTests(IndexerCluster indexer) : IClassFixtur
     public async Task Searches_feedback_and_shadow_comparisons_are_reported_per_version()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var cluster = await indexer.StartClusterAsync(o => o.Search.ShadowSampleRate = 1);
+        var cluster = indexer.Cluster;
         var requests = new Dictionary<string, long>();
         var dropped = new Dictionary<string, long>();
         using var listener = new MeterListener();
@@ -152,5 +152,12 @@ public sealed class OnlineComparisonTests(IndexerCluster indexer) : IClassFixtur
         }
 
         return "log: " + string.Join(", ", lines);
+    }
+
+    /// <summary>The indexer's two silos, shadowing every unpinned search on the other version.</summary>
+    public sealed class ShadowingCluster(Orleans.Embeddings.Testing.PostgresServer server) : IndexerCluster(server)
+    {
+        /// <inheritdoc />
+        protected override void ConfigureIndexer(Orleans.Embeddings.Hosting.IndexerOptions options) => options.Search.ShadowSampleRate = 1;
     }
 }
