@@ -81,11 +81,14 @@ internal sealed partial class BulkLoadShardGrain(
                 using (await pages.EnterAsync(cancellationToken))
                 {
                     page = await queries.ReadPendingPageAsync(table, shard, after, a.PageSize, a.UpdatedBefore, cancellationToken);
-                    if (page.Count > 0)
-                    {
-                        var items = page.Select(p => new IndexItem(p.Id, p.Seq, p.Content, p.MetadataJson)).ToArray();
-                        await workers.CallAsync(a.Collection, a.Version, worker => worker.IndexBulkAsync(items));
-                    }
+                }
+
+                // The worker passes the page's write through the same gate, but not its embedding: pages of every
+                // range wait in the bulk lane together, which gives the batcher long windows to sort by length.
+                if (page.Count > 0)
+                {
+                    var items = page.Select(p => new IndexItem(p.Id, p.Seq, p.Content, p.MetadataJson)).ToArray();
+                    await workers.CallAsync(a.Collection, a.Version, worker => worker.IndexBulkAsync(items));
                 }
 
                 var shardFinished = page.Count < a.PageSize;

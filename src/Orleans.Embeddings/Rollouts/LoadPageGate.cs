@@ -4,8 +4,9 @@ using Orleans.Embeddings.Hosting;
 namespace Orleans.Embeddings.Rollouts;
 
 /// <summary>
-/// Bounds how many load pages this silo's shard grains work on at once (<see cref="RolloutOptions.ConcurrentPages"/>),
-/// so that a load leaves PostgreSQL room for live changes.
+/// Bounds how many load pages this silo reads from or writes to PostgreSQL at once, its shard grains' keyset reads and
+/// its workers' bulk writes together (<see cref="RolloutOptions.ConcurrentPages"/>), so that a load leaves PostgreSQL
+/// room for live changes. Embedding is not bounded by it: the bulk lane's own capacity and priority do that.
 /// </summary>
 public sealed class LoadPageGate(IOptions<IndexerOptions> options) : IDisposable
 {

@@ -16,10 +16,10 @@ public sealed class RolloutOptions
     public int PageSize { get; set; } = 128;
 
     /// <summary>
-    /// How many load pages a silo works on at once, all its shard grains together (a page: one keyset read, one
-    /// bulk-lane embedding, one guarded write). Every range writing at once saturates PostgreSQL on a small machine and
-    /// live changes queue behind the load; an encoder's load is bound by the model long before this limit. 0: no limit.
-    /// Default: one per core.
+    /// How many load pages a silo reads or writes at once, all its shard grains and workers together (a page's keyset
+    /// read, and its guarded write after the embedding). Every range writing at once saturates PostgreSQL on a small
+    /// machine and live changes queue behind the load. Embedding is not bounded by it, so the pages of every range wait
+    /// in the bulk lane together and the batcher sorts them by length. 0: no limit. Default: one per core.
     /// </summary>
     public int ConcurrentPages { get; set; } = Environment.ProcessorCount;
 

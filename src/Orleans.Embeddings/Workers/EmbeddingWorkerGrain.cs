@@ -4,6 +4,7 @@ using Orleans.Embeddings.Devices;
 using Orleans.Embeddings.Hosting;
 using Orleans.Embeddings.Indexing;
 using Orleans.Embeddings.Inference.Batching;
+using Orleans.Embeddings.Rollouts;
 using Orleans.Embeddings.Search;
 using Orleans.Embeddings.Storage.Vectors;
 using Orleans.Embeddings.Storage.Versions;
@@ -17,7 +18,8 @@ namespace Orleans.Embeddings.Workers;
 /// </summary>
 [DevicePlacement]
 [Reentrant]
-internal sealed class EmbeddingWorkerGrain(ModelSessions sessions, EmbeddingTableWriter writer, IOptions<IndexerOptions> options, ILocalSiloDetails silo, LocalWorkers localWorkers)
+internal sealed class EmbeddingWorkerGrain(
+    ModelSessions sessions, EmbeddingTableWriter writer, IOptions<IndexerOptions> options, ILocalSiloDetails silo, LocalWorkers localWorkers, LoadPageGate loadPages)
     : Grain, IEmbeddingWorkerGrain
 {
     private DynamicBatcher _batcher = null!;
@@ -89,7 +91,17 @@ internal sealed class EmbeddingWorkerGrain(ModelSessions sessions, EmbeddingTabl
         }
 
         _embedder.Count(embeddings.Count(e => e is not null));
-        await _rows.WriteAsync(rows);
+        if (lane != EmbeddingLane.Bulk)
+        {
+            await _rows.WriteAsync(rows);
+            return;
+        }
+
+        // A load page's write counts against the silo's load-page limit, as its read did.
+        using (await loadPages.EnterAsync(CancellationToken.None))
+        {
+            await _rows.WriteAsync(rows);
+        }
     }
 
     // A redelivered change that this version already holds (at its seq or newer) is not embedded again.
