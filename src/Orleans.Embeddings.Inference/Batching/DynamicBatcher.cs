@@ -293,7 +293,7 @@ public sealed class DynamicBatcher : IAsyncDisposable
     private void FillWindow(EmbeddingLane lane, CancellationToken token)
     {
         var reader = _lanes[(int)lane].Reader;
-        var capacity = _options.MaxBatchSize * (lane == EmbeddingLane.Bulk ? _options.BulkSortWindowBatches : _options.SortWindowBatches);
+        var capacity = _options.MaxBatchSize * _options.SortWindowBatches;
         var taken = new List<Request>(capacity);
         void Drain()
         {

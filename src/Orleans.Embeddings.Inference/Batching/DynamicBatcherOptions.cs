@@ -53,16 +53,6 @@ public sealed class DynamicBatcherOptions
     /// </summary>
     public int SortWindowBatches { get; set; } = DefaultSortWindowBatches;
 
-    /// <summary>Default <see cref="BulkSortWindowBatches"/>.</summary>
-    public const int DefaultBulkSortWindowBatches = 128;
-
-    /// <summary>
-    /// <see cref="SortWindowBatches"/> for the bulk lane. Nobody waits on a single bulk text, so its window can be wider
-    /// than the live lane's: a load keeps its ranges' pages in the lane together (8 × 128 texts by default), and a window
-    /// of all of them pads to about 98 % useful tokens instead of about 90 % for 256.
-    /// </summary>
-    public int BulkSortWindowBatches { get; set; } = DefaultBulkSortWindowBatches;
-
     /// <summary>Every this many batches, the bulk lane is served if it has work, whatever waits in the others.</summary>
     public int BulkShare { get; set; } = DefaultBulkShare;
 
@@ -129,7 +119,6 @@ public sealed class DynamicBatcherOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(InlineQueryBelow, TimeSpan.Zero, nameof(InlineQueryBelow));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxPaddedTokens, 1, nameof(MaxPaddedTokens));
         ArgumentOutOfRangeException.ThrowIfLessThan(SortWindowBatches, 1, nameof(SortWindowBatches));
-        ArgumentOutOfRangeException.ThrowIfLessThan(BulkSortWindowBatches, 1, nameof(BulkSortWindowBatches));
         ArgumentOutOfRangeException.ThrowIfLessThan(BulkShare, 1, nameof(BulkShare));
         ArgumentOutOfRangeException.ThrowIfLessThan(LaneCapacity, 1, nameof(LaneCapacity));
         ArgumentOutOfRangeException.ThrowIfLessThan(BulkBatchUnderLiveLoad, 1, nameof(BulkBatchUnderLiveLoad));

@@ -230,42 +230,6 @@ public sealed class DynamicBatcherTests(StaticModelFixture model) : IClassFixtur
     }
 
     [Fact]
-    public async Task EmbedAsync_QueuedTexts_AreSortedByLengthInAWiderWindowOnTheBulkLaneThanOnTheLiveLane()
-    {
-        using var gate = new SemaphoreSlim(0);
-        var order = new ConcurrentQueue<string>();
-        await using var batcher = new DynamicBatcher(
-            (batch, purpose) =>
-            {
-                if (batch[0].EndsWith("first", StringComparison.Ordinal))
-                {
-                    gate.Wait(Cancellation);
-                }
-
-                order.Enqueue(batch[0]);
-                return _session.Embed(batch, purpose);
-            },
-            new DynamicBatcherOptions { MaxBatchSize = 1, SortWindowBatches = 1, BulkSortWindowBatches = 4, MaxWait = TimeSpan.Zero, DocumentRunners = 1 });
-
-        // Each lane's runner is held by its first text while four texts, the longest first, queue behind it.
-        static string Text(string lane, int words) => $"{lane} {string.Join(' ', Enumerable.Repeat("word", words))}";
-        var firsts = new[] { batcher.EmbedAsync("bulk first", EmbeddingLane.Bulk, Cancellation), batcher.EmbedAsync("live first", EmbeddingLane.Live, Cancellation) };
-        await Task.Delay(100, Cancellation);
-        var queued = new[] { 12, 9, 6, 3 }.SelectMany(words => new[]
-        {
-            batcher.EmbedAsync(Text("bulk", words), EmbeddingLane.Bulk, Cancellation),
-            batcher.EmbedAsync(Text("live", words), EmbeddingLane.Live, Cancellation),
-        }).ToList();
-        await Task.Delay(100, Cancellation);
-        gate.Release(2);
-        await Task.WhenAll([.. firsts, .. queued]);
-
-        int[] Words(string lane) => [.. order.Where(t => t.StartsWith(lane, StringComparison.Ordinal) && !t.EndsWith("first", StringComparison.Ordinal)).Select(t => t.Split(' ').Length - 1)];
-        Assert.Equal([3, 6, 9, 12], Words("bulk")); // one window of four, shortest first
-        Assert.Equal([12, 9, 6, 3], Words("live")); // windows of one: as they came
-    }
-
-    [Fact]
     public async Task EmbedAsync_LiveWhileABulkRunIsRunning_DoesNotWaitForIt()
     {
         using var bulkGate = new SemaphoreSlim(0);
