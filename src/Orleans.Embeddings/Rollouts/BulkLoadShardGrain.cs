@@ -83,8 +83,9 @@ internal sealed partial class BulkLoadShardGrain(
                     page = await queries.ReadPendingPageAsync(table, shard, after, a.PageSize, a.UpdatedBefore, cancellationToken);
                 }
 
-                // The worker passes the page's write through the same gate, but not its embedding: pages of every
-                // range wait in the bulk lane together, which gives the batcher long windows to sort by length.
+                // The worker passes the page's write through the same gate, but not its embedding: the pages of every
+                // range wait in the bulk lane together, so the batcher's sort window is full and the lane never runs dry
+                // while a page is read or written.
                 if (page.Count > 0)
                 {
                     var items = page.Select(p => new IndexItem(p.Id, p.Seq, p.Content, p.MetadataJson)).ToArray();

@@ -19,7 +19,7 @@ public sealed class RolloutOptions
     /// How many load pages a silo reads or writes at once, all its shard grains and workers together (a page's keyset
     /// read, and its guarded write after the embedding). Every range writing at once saturates PostgreSQL on a small
     /// machine and live changes queue behind the load. Embedding is not bounded by it, so the pages of every range wait
-    /// in the bulk lane together and the batcher sorts them by length. 0: no limit. Default: one per core.
+    /// in the bulk lane together and the model never waits for the database. 0: no limit. Default: one per core.
     /// </summary>
     public int ConcurrentPages { get; set; } = Environment.ProcessorCount;
 
