@@ -73,20 +73,14 @@ public sealed class DynamicBatcher : IAsyncDisposable
         var documentGate = new SemaphoreSlim(1);
         var separateBulk = _options.BulkNice > 0;
         _bulkSignal = separateBulk ? new SemaphoreSlim(0) : _documentSignal;
+        var bulkGate = new SemaphoreSlim(1);
         _workers = [
             StartRunner(s_queryWorkerLanes, queryGate, _querySignal, "embedding-batcher-query", firstDocumentRunner: false, nice: 0),
             .. Enumerable.Range(0, _options.DocumentRunners).Select(i => StartRunner(
                 separateBulk ? s_liveWorkerLanes : s_documentWorkerLanes, documentGate, _documentSignal, $"embedding-batcher-documents-{i}", firstDocumentRunner: i == 0, nice: 0)),
+            .. Enumerable.Range(0, separateBulk ? _options.DocumentRunners : 0).Select(i => StartRunner(
+                s_bulkWorkerLanes, bulkGate, _bulkSignal, $"embedding-batcher-bulk-{i}", firstDocumentRunner: false, nice: _options.BulkNice)),
         ];
-        if (separateBulk)
-        {
-            var bulkGate = new SemaphoreSlim(1);
-            _workers = [
-                .. _workers,
-                .. Enumerable.Range(0, _options.DocumentRunners).Select(i => StartRunner(
-                    s_bulkWorkerLanes, bulkGate, _bulkSignal, $"embedding-batcher-bulk-{i}", firstDocumentRunner: false, nice: _options.BulkNice)),
-            ];
-        }
     }
 
     private readonly long[] _runsPerLane = new long[3];

@@ -16,7 +16,7 @@ namespace Orleans.Embeddings.Search;
 /// </summary>
 public sealed partial class SearchRecorder(SearchLog log, IOptions<IndexerOptions> options, ILogger<SearchRecorder> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
-    private static readonly Meter s_meter = new(EmbeddingsTelemetry.MeterName);
+    private static readonly Meter s_meter = EmbeddingsTelemetry.Meter;
     private static readonly Counter<long> s_requests = s_meter.CreateCounter<long>("embeddings.search.requests", description: "Searches by collection, version and outcome (ok, empty, failed)");
     private static readonly Histogram<double> s_duration = s_meter.CreateHistogram<double>("embeddings.search.duration", "ms", "Query embedding and k-NN inside the silo");
     private static readonly Histogram<double> s_overlap = s_meter.CreateHistogram<double>("embeddings.search.shadow.overlap", description: "Overlap@k of a shadow search with the answer, by version and candidate");

@@ -91,14 +91,9 @@ internal sealed class EmbeddingWorkerGrain(
         }
 
         _embedder.Count(embeddings.Count(e => e is not null));
-        if (lane != EmbeddingLane.Bulk)
-        {
-            await _rows.WriteAsync(rows);
-            return;
-        }
 
         // A load page's write counts against the silo's load-page limit, as its read did.
-        using (await loadPages.EnterAsync(CancellationToken.None))
+        using (lane == EmbeddingLane.Bulk ? await loadPages.EnterAsync(CancellationToken.None) : default)
         {
             await _rows.WriteAsync(rows);
         }

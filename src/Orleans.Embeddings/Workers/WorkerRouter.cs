@@ -15,8 +15,7 @@ namespace Orleans.Embeddings.Workers;
 /// </summary>
 public sealed class WorkerRouter(IGrainFactory grains, DeviceDirectory devices, ILocalSiloDetails localSilo, IOptions<IndexerOptions> options, LocalWorkers localWorkers)
 {
-    private static readonly Meter s_meter = new(EmbeddingsTelemetry.MeterName);
-    private static readonly Counter<long> s_retries = s_meter.CreateCounter<long>(
+    private static readonly Counter<long> s_retries = EmbeddingsTelemetry.Meter.CreateCounter<long>(
         "embeddings.worker.retries", description: "Worker calls retried on another device because the first one's silo left the cluster");
 
     private int _next;
