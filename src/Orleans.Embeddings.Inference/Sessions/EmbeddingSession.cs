@@ -8,7 +8,8 @@ namespace Orleans.Embeddings.Inference.Sessions;
 
 /// <summary>
 /// One ONNX Runtime session for one model folder on one device: tokenizes a batch, pads it, runs the
-/// graph, pools and normalises. Thread-safe: ONNX Runtime sessions accept concurrent runs.
+/// graph, pools and normalises. Thread-safe: ONNX Runtime sessions accept concurrent runs, and
+/// <see cref="Dispose"/> may race with them: the native session is released when the last run in flight ends.
 /// </summary>
 public sealed class EmbeddingSession : IDisposable
 {
@@ -21,6 +22,9 @@ public sealed class EmbeddingSession : IDisposable
     private readonly ITextTokenizer _tokenizer;
     private readonly bool _hasTokenTypeIds;
     private readonly string _outputName;
+    private readonly Lock _lifetime = new();
+    private int _runsInFlight;
+    private bool _disposed;
 
     /// <summary>Loads <paramref name="folder"/> on the configured device.</summary>
     /// <exception cref="ModelFolderException">The graph cannot be loaded or does not match the folder.</exception>
@@ -84,6 +88,7 @@ public sealed class EmbeddingSession : IDisposable
     /// <param name="purpose">Query or document.</param>
     /// <param name="dimensions">A Matryoshka length the model allows, or null for the full length.</param>
     /// <exception cref="ArgumentException">The dimensions are not among the model's Matryoshka lengths.</exception>
+    /// <exception cref="ObjectDisposedException">The session was disposed.</exception>
     public IReadOnlyList<TextEmbedding> Embed(IReadOnlyList<string> texts, EmbeddingPurpose purpose, int? dimensions = null)
     {
         ArgumentNullException.ThrowIfNull(texts);
@@ -136,8 +141,7 @@ public sealed class EmbeddingSession : IDisposable
             using var outputValue = OrtValue.CreateTensorValueFromMemory(memory, output.AsMemory(0, outputCells), outputShape);
             string[] names = typesValue is null ? [InputIds, AttentionMask] : [InputIds, AttentionMask, TokenTypeIds];
             OrtValue[] values = typesValue is null ? [idsValue, maskValue] : [idsValue, maskValue, typesValue];
-            using var runOptions = new RunOptions();
-            _session.Run(runOptions, names, values, [_outputName], [outputValue]);
+            Run(names, values, outputValue);
 
             var results = new TextEmbedding[texts.Count];
             for (var row = 0; row < texts.Count; row++)
@@ -184,8 +188,56 @@ public sealed class EmbeddingSession : IDisposable
         }
     }
 
-    /// <inheritdoc />
-    public void Dispose() => _session.Dispose();
+    /// <summary>Refuses new runs and releases the native session once no run is in flight (at once when none is).</summary>
+    public void Dispose()
+    {
+        lock (_lifetime)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            if (_runsInFlight > 0)
+            {
+                return;
+            }
+        }
+
+        _session.Dispose();
+    }
+
+    // A silo that stops without deactivating its workers disposes the session while batcher threads may be inside a
+    // run; releasing the native session under them is a use-after-free that kills the process. So a run holds the
+    // session open, and whichever of Dispose and the last run comes second releases it.
+    private void Run(string[] names, OrtValue[] values, OrtValue output)
+    {
+        lock (_lifetime)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _runsInFlight++;
+        }
+
+        try
+        {
+            using var runOptions = new RunOptions();
+            _session.Run(runOptions, names, values, [_outputName], [output]);
+        }
+        finally
+        {
+            bool release;
+            lock (_lifetime)
+            {
+                release = --_runsInFlight == 0 && _disposed;
+            }
+
+            if (release)
+            {
+                _session.Dispose();
+            }
+        }
+    }
 
     private static (bool HasTokenTypeIds, string Output) CheckGraph(EmbeddingModelFolder folder, InferenceSession session)
     {

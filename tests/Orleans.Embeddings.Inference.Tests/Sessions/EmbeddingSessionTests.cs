@@ -107,5 +107,45 @@ public sealed class EmbeddingSessionTests(StaticModelFixture model) : IClassFixt
         Assert.NotNull(registry.GetOrCreate(model.Folder, new EmbeddingSessionOptions()));
     }
 
+    [Fact]
+    public async Task Dispose_WhileOtherThreadsRun_WaitsForTheirRunsAndRefusesNewOnes()
+    {
+        // A silo that stops without deactivating its workers disposes the sessions while batcher threads may still be
+        // inside a run; releasing the native session under them crashed the process (exit 139).
+        var texts = Enumerable.Range(0, 256).Select(i => $"package {i} provides a database server and a web server").ToArray();
+        for (var round = 0; round < 20; round++)
+        {
+            var session = new EmbeddingSession(model.Folder);
+            var runs = 0L;
+            var started = new CountdownEvent(4);
+            var runners = Enumerable.Range(0, 4).Select(_ => Task.Factory.StartNew(
+                () =>
+                {
+                    started.Signal();
+                    try
+                    {
+                        while (true)
+                        {
+                            Assert.Equal(texts.Length, session.Embed(texts, EmbeddingPurpose.Document).Count);
+                            Interlocked.Increment(ref runs);
+                        }
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        return;
+                    }
+                },
+                TaskCreationOptions.LongRunning)).ToArray();
+            started.Wait(TestContext.Current.CancellationToken);
+            await Task.Delay(round % 5, TestContext.Current.CancellationToken);
+
+            session.Dispose();
+            session.Dispose();
+
+            await Task.WhenAll(runners).WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+            Assert.Throws<ObjectDisposedException>(() => session.Embed(["after"], EmbeddingPurpose.Document));
+        }
+    }
+
     private static double Dot(float[] a, float[] b) => a.Zip(b, (x, y) => (double)x * y).Sum();
 }
