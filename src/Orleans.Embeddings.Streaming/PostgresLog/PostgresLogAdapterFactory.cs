@@ -20,23 +20,36 @@ public sealed class PostgresLogAdapterFactory : DocumentQueueAdapterFactory
 {
     private readonly PostgresLogStreamOptions _options;
     private readonly PostgresLogStore _store;
+    private readonly PostgresLogAppendSignal? _appends;
 
-    /// <summary>Creates the factory of provider <paramref name="name"/>.</summary>
+    /// <summary>Creates the factory of provider <paramref name="name"/>; its receivers poll at every pull.</summary>
     public PostgresLogAdapterFactory(
         string name, PostgresLogStreamOptions options, PostgresLogStore store, SimpleQueueCacheOptions cacheOptions,
+        StreamPullingAgentOptions agentOptions, ILoggerFactory loggerFactory)
+        : this(name, options, store, null, cacheOptions, agentOptions, loggerFactory)
+    {
+    }
+
+    private PostgresLogAdapterFactory(
+        string name, PostgresLogStreamOptions options, PostgresLogStore store, NpgsqlDataSource? listenOn, SimpleQueueCacheOptions cacheOptions,
         StreamPullingAgentOptions agentOptions, ILoggerFactory loggerFactory)
         : base(name, (options ?? throw new ArgumentNullException(nameof(options))).QueueCount, cacheOptions, agentOptions, loggerFactory)
     {
         _options = options;
         _store = store;
+        if (listenOn is not null && options.ListenForAppends)
+        {
+            _appends = new PostgresLogAppendSignal(listenOn, name, LoggerFactory.CreateLogger($"{typeof(PostgresLogAppendSignal).FullName}.{name}"));
+        }
     }
 
     /// <summary>Builds the factory for a named provider from the silo's services (the delegate <c>AddPersistentStreams</c> takes).</summary>
     public static PostgresLogAdapterFactory Create(IServiceProvider services, string name)
     {
         var resolved = ResolveServices(services, name, new PostgresLogStreamOptionsValidator());
+        var dataSource = services.GetRequiredService<NpgsqlDataSource>();
         return new PostgresLogAdapterFactory(
-            name, resolved.Options, new PostgresLogStore(services.GetRequiredService<NpgsqlDataSource>()), resolved.CacheOptions, resolved.AgentOptions, resolved.LoggerFactory);
+            name, resolved.Options, new PostgresLogStore(dataSource), dataSource, resolved.CacheOptions, resolved.AgentOptions, resolved.LoggerFactory);
     }
 
     /// <inheritdoc />
@@ -61,5 +74,5 @@ public sealed class PostgresLogAdapterFactory : DocumentQueueAdapterFactory
 
     /// <inheritdoc />
     protected override DocumentQueueReceiver CreateReceiver(int queue) =>
-        new PostgresLogReceiver(Name, queue, _store, _options, LoggerFactory.CreateLogger($"{typeof(PostgresLogReceiver).FullName}.{Name}"));
+        new PostgresLogReceiver(Name, queue, _store, _options, LoggerFactory.CreateLogger($"{typeof(PostgresLogReceiver).FullName}.{Name}"), _appends);
 }

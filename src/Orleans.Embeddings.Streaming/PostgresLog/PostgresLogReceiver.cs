@@ -11,10 +11,12 @@ namespace Orleans.Embeddings.Streaming.PostgresLog;
 /// the leases of rows still in the agent's cache are extended, and a row is acknowledged only in
 /// <see cref="MessagesDeliveredAsync(IList{IBatchContainer}, CancellationToken)"/>, after its consumer finished.
 /// A receiver taking over a queue waits until the previous owner's leases are released or expire, so a document's
-/// events are never delivered out of order.
+/// events are never delivered out of order. With an <see cref="PostgresLogAppendSignal"/>, a queue found drained is
+/// queried again only once something was appended to it, or at the next rescan.
 /// </summary>
 internal sealed partial class PostgresLogReceiver(
-    string provider, int queue, PostgresLogStore store, PostgresLogStreamOptions options, ILogger logger) : DocumentQueueReceiver
+    string provider, int queue, PostgresLogStore store, PostgresLogStreamOptions options, ILogger logger, PostgresLogAppendSignal? appends = null)
+    : DocumentQueueReceiver
 {
     private readonly DocumentEventDecoder _decoder = new(options.Limits);
     private readonly Lock _lock = new();
@@ -27,14 +29,25 @@ internal sealed partial class PostgresLogReceiver(
     private DateTimeOffset _lastRescan;
     private DateTimeOffset _lastExtension;
     private DateTimeOffset _lastEviction;
+    private long? _drainedAt;
+    private bool _listening;
+    private long _queries;
 
     public int Queue => queue;
+
+    /// <summary>How many times this receiver has queried its queue for events (for tests and diagnostics).</summary>
+    public long Queries => Interlocked.Read(ref _queries);
 
     public override async Task Initialize(TimeSpan timeout)
     {
         _owner = Guid.NewGuid();
         var now = DateTimeOffset.UtcNow;
         _lastRescan = _lastExtension = _lastEviction = now;
+        if (appends is not null && !_listening)
+        {
+            appends.Acquire();
+            _listening = true;
+        }
         using var cts = new CancellationTokenSource(timeout);
         await store.RegisterProviderAsync(provider, options.QueueCount, cts.Token);
         _blockedUntil = await store.ForeignLeasesExpireAtAsync(provider, queue, _owner, cts.Token);
@@ -62,13 +75,21 @@ internal sealed partial class PostgresLogReceiver(
         await EvictIfDueAsync(now, cancellationToken);
 
         var rescan = now - _lastRescan >= options.RescanInterval;
+        var stamp = appends?.Stamp(queue);
+        if (!rescan && stamp is not null && stamp == _drainedAt)
+        {
+            return []; // nothing appended since the queue was found drained
+        }
+
         if (rescan)
         {
             _lastRescan = now;
         }
 
         var max = maxCount <= 0 ? 1000 : Math.Min(maxCount, 5000);
+        Interlocked.Increment(ref _queries);
         var leased = await store.LeaseAsync(provider, queue, _owner, rescan ? 0 : _floor, max, options.VisibilityTimeout, cancellationToken);
+        _drainedAt = leased.Count < max ? stamp : null;
         if (leased.Count == 0)
         {
             return [];
@@ -161,6 +182,14 @@ internal sealed partial class PostgresLogReceiver(
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             LogReleaseFailed(logger, ex, provider, queue, options.VisibilityTimeout);
+        }
+        finally
+        {
+            if (appends is not null && _listening)
+            {
+                _listening = false;
+                await appends.ReleaseAsync();
+            }
         }
     }
 

@@ -35,6 +35,14 @@ public sealed class PostgresLogStreamOptions
     /// </summary>
     public TimeSpan RescanInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// When true (the default), a receiver that found its queue drained queries it again only after the log's append
+    /// trigger notified this silo (one listening connection per provider) or at the next rescan, instead of at every
+    /// pull of Orleans' pulling agent: an idle log then costs no queries. When false, or while the listening
+    /// connection is down, every pull queries.
+    /// </summary>
+    public bool ListenForAppends { get; set; } = true;
+
     /// <summary>Size limits of events; an event over one is dead-lettered with the reason.</summary>
     public DocumentChangeLimits Limits { get; set; } = new();
 }

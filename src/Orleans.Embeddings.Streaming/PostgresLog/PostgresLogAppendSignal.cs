@@ -1,0 +1,162 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Orleans.Embeddings.Streaming.PostgresLog;
+
+/// <summary>
+/// Tells a provider's receivers on this silo whether anything was appended to their queue since they last found it
+/// empty, so an idle queue costs no query at each pull. It holds one connection that <c>LISTEN</c>s to the channel the
+/// log's append trigger notifies (migration 0007) while at least one receiver uses it.
+/// </summary>
+/// <remarks>
+/// A receiver reads <see cref="Stamp"/> before it queries its queue; if the query finds the queue drained, the queue
+/// holds nothing new for as long as the stamp stays the same. A transaction that appends after the query's snapshot
+/// commits after the stamp was read, so its notification arrives later and changes the stamp. While the connection is
+/// down there is no stamp (receivers query at every pull), and losing or regaining the connection changes every stamp.
+/// </remarks>
+internal sealed partial class PostgresLogAppendSignal(NpgsqlDataSource dataSource, string provider, ILogger logger)
+{
+    /// <summary>The channel migration 0007's trigger notifies.</summary>
+    public const string Channel = "embeddings_stream_log";
+
+    private static readonly TimeSpan LivenessCheck = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Reconnect = TimeSpan.FromSeconds(1);
+
+    private readonly ConcurrentDictionary<int, StrongBox<long>> _appends = new();
+    private readonly Lock _lock = new();
+    private long _resets;
+    private volatile bool _listening;
+    private int _users;
+    private CancellationTokenSource? _stop;
+    private Task _loop = Task.CompletedTask;
+
+    /// <summary>True while the connection listens (for tests and diagnostics).</summary>
+    public bool IsListening => _listening;
+
+    /// <summary>
+    /// A value that changes whenever rows may have been appended to <paramref name="queue"/>; null when the signal
+    /// cannot tell (not listening), in which case the receiver must query.
+    /// </summary>
+    public long? Stamp(int queue)
+    {
+        if (!_listening)
+        {
+            return null;
+        }
+
+        // Both counters only grow, so their sum stays the same only while neither moves.
+        return Volatile.Read(ref Counter(queue).Value) + Interlocked.Read(ref _resets);
+    }
+
+    /// <summary>Starts listening if this is the first user.</summary>
+    public void Acquire()
+    {
+        lock (_lock)
+        {
+            if (_users++ == 0)
+            {
+                _stop = new CancellationTokenSource();
+                var token = _stop.Token;
+                _loop = Task.Run(() => ListenAsync(token), CancellationToken.None);
+            }
+        }
+    }
+
+    /// <summary>Stops listening when the last user leaves.</summary>
+    public async Task ReleaseAsync()
+    {
+        CancellationTokenSource stop;
+        Task loop;
+        lock (_lock)
+        {
+            if (_users == 0 || --_users > 0)
+            {
+                return;
+            }
+
+            (stop, loop) = (_stop!, _loop);
+            _stop = null;
+        }
+
+        await stop.CancelAsync().ConfigureAwait(false);
+        await loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        stop.Dispose();
+    }
+
+    private StrongBox<long> Counter(int queue) => _appends.GetOrAdd(queue, static _ => new StrongBox<long>());
+
+    private async Task ListenAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                connection.Notification += OnNotification;
+                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
+                {
+                    await listen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                Interlocked.Increment(ref _resets);
+                _listening = true;
+                LogListening(logger, provider);
+                while (true)
+                {
+                    if (!await connection.WaitAsync(LivenessCheck, cancellationToken).ConfigureAwait(false))
+                    {
+                        // Quiet for a while: make sure the connection is still there (a dead peer sends nothing).
+                        await using var ping = new NpgsqlCommand("SELECT 1", connection) { CommandTimeout = 10 };
+                        await ping.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return; // the data source went with the silo
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or IOException or InvalidOperationException)
+            {
+                LogListenFailed(logger, ex, provider, Reconnect);
+            }
+            finally
+            {
+                _listening = false;
+                Interlocked.Increment(ref _resets);
+            }
+
+            try
+            {
+                await Task.Delay(Reconnect, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private void OnNotification(object sender, NpgsqlNotificationEventArgs e)
+    {
+        // '<queue>/<provider>'; other providers' appends are not ours.
+        var slash = e.Payload.IndexOf('/', StringComparison.Ordinal);
+        if (slash > 0 && e.Payload.AsSpan(slash + 1).SequenceEqual(provider) &&
+            int.TryParse(e.Payload.AsSpan(0, slash), NumberStyles.None, CultureInfo.InvariantCulture, out var queue))
+        {
+            Interlocked.Increment(ref Counter(queue).Value);
+        }
+    }
+
+    [LoggerMessage(EventId = 3106, Level = LogLevel.Debug, Message = "Stream {Provider}: listening for appends to the log")]
+    private static partial void LogListening(ILogger logger, string provider);
+
+    [LoggerMessage(EventId = 3107, Level = LogLevel.Warning, Message = "Stream {Provider}: lost the connection that listens for appends; receivers query at every pull until it is back (retry in {Delay})")]
+    private static partial void LogListenFailed(ILogger logger, Exception exception, string provider, TimeSpan delay);
+}
