@@ -12,12 +12,15 @@ namespace Orleans.Embeddings.Storage.Vectors;
 /// tombstones that an older write cannot undo (invariant 3).
 /// </summary>
 /// <remarks>
-/// A batch is streamed with binary COPY into a temporary table and merged with one
-/// <c>INSERT … ON CONFLICT DO UPDATE … WHERE seq is higher</c>: a fixed number of round trips per batch,
-/// whatever its size.
+/// A batch is merged with one <c>INSERT … ON CONFLICT DO UPDATE … WHERE seq is higher</c>. Up to
+/// <see cref="SingleStatementRows"/> rows travel as array parameters of that one statement; a larger batch is
+/// streamed with binary COPY into a temporary table first. Either way a batch costs a fixed number of round trips.
 /// </remarks>
 public sealed class EmbeddingTableWriter(NpgsqlDataSource dataSource)
 {
+    /// <summary>The largest batch written as one statement with array parameters; larger ones go through COPY.</summary>
+    public const int SingleStatementRows = 256;
+
     /// <summary>Writes a batch; returns how many rows were applied and how many were ignored as stale or duplicate.</summary>
     /// <exception cref="ArgumentException">A row has no id, a vector of the wrong length, or non-finite values.</exception>
     public async Task<BatchWriteResult> WriteAsync(VersionTable table, IReadOnlyList<EmbeddingRow> rows, CancellationToken cancellationToken = default)
@@ -34,6 +37,41 @@ public sealed class EmbeddingTableWriter(NpgsqlDataSource dataSource)
             Check(table, row);
         }
 
+        var applied = rows.Count <= SingleStatementRows
+            ? await MergeArraysAsync(table, rows, cancellationToken).ConfigureAwait(false)
+            : await CopyAndMergeAsync(table, rows, cancellationToken).ConfigureAwait(false);
+        return new BatchWriteResult(applied, rows.Count - applied);
+    }
+
+    // A small batch (a live change, a load page) is one statement with the rows as array parameters: one round trip,
+    // and no temporary table to create and drop in the catalog for every write.
+    private async Task<int> MergeArraysAsync(VersionTable table, IReadOnlyList<EmbeddingRow> rows, CancellationToken cancellationToken)
+    {
+        var ids = new string[rows.Count];
+        var seqs = new long[rows.Count];
+        var deleted = new bool[rows.Count];
+        var vectors = new Vector?[rows.Count];
+        var metadata = new string[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i];
+            (ids[i], seqs[i], deleted[i], metadata[i]) = (row.Id, row.Seq, row.Deleted, row.MetadataJson);
+            vectors[i] = row.Deleted ? null : new Vector(row.Vector);
+        }
+
+        await using var merge = dataSource.CreateCommand(MergeSql(
+            table, "unnest(@ids, @seqs, @deleted, @embeddings, @metadata::jsonb[]) AS r (id, seq, deleted, embedding, metadata)"));
+        merge.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = ids });
+        merge.Parameters.Add(new NpgsqlParameter("seqs", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = seqs });
+        merge.Parameters.Add(new NpgsqlParameter("deleted", NpgsqlDbType.Array | NpgsqlDbType.Boolean) { Value = deleted });
+        merge.Parameters.Add(new NpgsqlParameter { ParameterName = "embeddings", DataTypeName = "vector[]", Value = vectors });
+        merge.Parameters.Add(new NpgsqlParameter("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = metadata });
+        return (int)(await merge.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    // A large batch (an ingest) streams through binary COPY into a temporary table, then merges from there.
+    private async Task<int> CopyAndMergeAsync(VersionTable table, IReadOnlyList<EmbeddingRow> rows, CancellationToken cancellationToken)
+    {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (var stage = new NpgsqlCommand(
@@ -67,25 +105,28 @@ public sealed class EmbeddingTableWriter(NpgsqlDataSource dataSource)
             await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        // DISTINCT ON keeps the highest seq per id of the batch: ON CONFLICT may touch a row only once.
-        await using var merge = new NpgsqlCommand(
-            $"""
-            WITH incoming AS (
-                SELECT DISTINCT ON (id) id, seq, deleted, embedding, metadata FROM embeddings_stage ORDER BY id, seq DESC),
-            written AS (
-                INSERT INTO {table.QuotedTable} AS t (id, seq, deleted, embedding, metadata)
-                SELECT id, seq, deleted, CASE WHEN deleted THEN NULL ELSE embedding::{table.ColumnType} END, metadata FROM incoming
-                ON CONFLICT (id) DO UPDATE
-                   SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, embedding = EXCLUDED.embedding,
-                       metadata = CASE WHEN EXCLUDED.deleted THEN t.metadata ELSE EXCLUDED.metadata END, updated_at = now()
-                 WHERE t.seq < EXCLUDED.seq
-                RETURNING 1)
-            SELECT count(*)::integer FROM written
-            """, connection, transaction);
+        await using var merge = new NpgsqlCommand(MergeSql(table, "embeddings_stage"), connection, transaction);
         var applied = (int)(await merge.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return new BatchWriteResult(applied, rows.Count - applied);
+        return applied;
     }
+
+    // The guarded upsert from a source of (id, seq, deleted, embedding, metadata). DISTINCT ON keeps the highest seq per
+    // id of the batch: ON CONFLICT may touch a row only once.
+    private static string MergeSql(VersionTable table, string source) =>
+        $"""
+        WITH incoming AS (
+            SELECT DISTINCT ON (id) id, seq, deleted, embedding, metadata FROM {source} ORDER BY id, seq DESC),
+        written AS (
+            INSERT INTO {table.QuotedTable} AS t (id, seq, deleted, embedding, metadata)
+            SELECT id, seq, deleted, CASE WHEN deleted THEN NULL ELSE embedding::{table.ColumnType} END, metadata FROM incoming
+            ON CONFLICT (id) DO UPDATE
+               SET seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, embedding = EXCLUDED.embedding,
+                   metadata = CASE WHEN EXCLUDED.deleted THEN t.metadata ELSE EXCLUDED.metadata END, updated_at = now()
+             WHERE t.seq < EXCLUDED.seq
+            RETURNING 1)
+        SELECT count(*)::integer FROM written
+        """;
 
     /// <summary>
     /// Changes the metadata copy of a live row and moves it to <paramref name="seq"/> without re-embedding,
