@@ -162,13 +162,7 @@ internal sealed class RolloutBenchmark(string? scenario = null) : IBenchmark
 
         // Let the ingest settle before the idle window (its last acknowledgements, then what a bulk insert leaves for
         // autovacuum): otherwise the idle window measures the ingest's tail, not the idle pipeline.
-        await WaitForCaughtUpAsync(dataSource, collection, cancellationToken);
-        foreach (var settle in new[] { $"VACUUM ANALYZE {table.QuotedTable}", "VACUUM ANALYZE embeddings_documents", "VACUUM ANALYZE embeddings_stream_log" })
-        {
-            await using var command = dataSource.CreateCommand(settle);
-            command.CommandTimeout = 600;
-            await command.ExecuteNonQueryAsync(cancellationToken);
-        }
+        await BenchmarkIngest.SettleAsync(dataSource, collection, [table.QuotedTable], cancellationToken);
 
         Console.WriteLine($"{collection}: {packages.Count:N0} documents indexed with v1 ({from.Name}) in {clock.Elapsed.TotalSeconds:F0} s; rolling out v2 ({to.Name}) under {changesPerSecond} live changes/s");
 
@@ -231,7 +225,10 @@ internal sealed class RolloutBenchmark(string? scenario = null) : IBenchmark
         var readyEnd = DateTimeOffset.UtcNow;
         await stopLive.CancelAsync();
         await live;
-        await WaitForCaughtUpAsync(dataSource, collection, cancellationToken);
+        if (!await BenchmarkIngest.WaitForCaughtUpAsync(dataSource, collection, cancellationToken))
+        {
+            Console.WriteLine($"{collection}: the live backlog did not drain within two minutes of Ready");
+        }
 
         var tables = new[] { table.QuotedTable, StorageNames.Quote(StorageNames.VersionTableName(collection, "v2")) };
         var during = await LatencyAsync(dataSource, collection, tables, loadStart!.Value, loadEnd!.Value, cancellationToken);
@@ -293,25 +290,6 @@ internal sealed class RolloutBenchmark(string? scenario = null) : IBenchmark
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
         return new Latency(reader.GetDouble(1), reader.GetDouble(2), reader.GetInt64(0));
-    }
-
-    private static async Task WaitForCaughtUpAsync(NpgsqlDataSource dataSource, string collection, CancellationToken cancellationToken)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromMinutes(2))
-        {
-            await using var command = dataSource.CreateCommand(
-                "SELECT count(*) FROM embeddings_stream_log WHERE collection = @collection AND acked_at IS NULL AND enqueued_at < now() - interval '1 second'");
-            command.Parameters.AddWithValue("collection", collection);
-            if ((long)(await command.ExecuteScalarAsync(cancellationToken))! == 0)
-            {
-                return;
-            }
-
-            await Task.Delay(250, cancellationToken);
-        }
-
-        Console.WriteLine($"{collection}: the live backlog did not drain within two minutes of Ready");
     }
 
     private static async Task WaitForCountAsync(NpgsqlDataSource dataSource, string table, int expected, CancellationToken cancellationToken)
