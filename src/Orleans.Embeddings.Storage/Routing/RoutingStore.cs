@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Npgsql;
 using Orleans.Embeddings.Storage.Naming;
+using Orleans.Embeddings.Storage.Notifications;
 
 namespace Orleans.Embeddings.Storage.Routing;
 
@@ -117,26 +118,8 @@ public sealed class RoutingStore(NpgsqlDataSource dataSource)
     /// Listens for routing changes until cancelled, calling <paramref name="onChanged"/> with the collection of each.
     /// Returns (or throws) when the connection is lost; the caller reconnects and re-reads what it may have missed.
     /// </summary>
-    public async Task ListenAsync(Func<string, Task> onChanged, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(onChanged);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        var pending = System.Threading.Channels.Channel.CreateUnbounded<string>();
-        connection.Notification += (_, e) => pending.Writer.TryWrite(e.Payload);
-        await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
-        {
-            await listen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            await connection.WaitAsync(cancellationToken).ConfigureAwait(false);
-            while (pending.Reader.TryRead(out var collection))
-            {
-                await onChanged(collection).ConfigureAwait(false);
-            }
-        }
-    }
+    public Task ListenAsync(Func<string, Task> onChanged, CancellationToken cancellationToken) =>
+        PostgresChannel.ListenAsync(dataSource, Channel, onChanged, null, cancellationToken);
 
     private static RoutingRecord Read(NpgsqlDataReader reader) => new(
         reader.GetString(0),

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Orleans.Embeddings.Storage.Notifications;
 
 namespace Orleans.Embeddings.Streaming.PostgresLog;
 
@@ -22,7 +23,6 @@ internal sealed partial class PostgresLogAppendSignal(NpgsqlDataSource dataSourc
     /// <summary>The channel migration 0007's trigger notifies.</summary>
     public const string Channel = "embeddings_stream_log";
 
-    private static readonly TimeSpan LivenessCheck = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Reconnect = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentDictionary<int, StrongBox<long>> _appends = new();
@@ -94,25 +94,7 @@ internal sealed partial class PostgresLogAppendSignal(NpgsqlDataSource dataSourc
         {
             try
             {
-                await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-                connection.Notification += OnNotification;
-                await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
-                {
-                    await listen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                Interlocked.Increment(ref _resets);
-                _listening = true;
-                LogListening(logger, provider);
-                while (true)
-                {
-                    if (!await connection.WaitAsync(LivenessCheck, cancellationToken).ConfigureAwait(false))
-                    {
-                        // Quiet for a while: make sure the connection is still there (a dead peer sends nothing).
-                        await using var ping = new NpgsqlCommand("SELECT 1", connection) { CommandTimeout = 10 };
-                        await ping.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-                    }
-                }
+                await PostgresChannel.ListenAsync(dataSource, Channel, OnNotification, OnListening, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -143,15 +125,24 @@ internal sealed partial class PostgresLogAppendSignal(NpgsqlDataSource dataSourc
         }
     }
 
-    private void OnNotification(object sender, NpgsqlNotificationEventArgs e)
+    private void OnListening()
+    {
+        Interlocked.Increment(ref _resets);
+        _listening = true;
+        LogListening(logger, provider);
+    }
+
+    private Task OnNotification(string payload)
     {
         // '<queue>/<provider>'; other providers' appends are not ours.
-        var slash = e.Payload.IndexOf('/', StringComparison.Ordinal);
-        if (slash > 0 && e.Payload.AsSpan(slash + 1).SequenceEqual(provider) &&
-            int.TryParse(e.Payload.AsSpan(0, slash), NumberStyles.None, CultureInfo.InvariantCulture, out var queue))
+        var slash = payload.IndexOf('/', StringComparison.Ordinal);
+        if (slash > 0 && payload.AsSpan(slash + 1).SequenceEqual(provider) &&
+            int.TryParse(payload.AsSpan(0, slash), NumberStyles.None, CultureInfo.InvariantCulture, out var queue))
         {
             Interlocked.Increment(ref Counter(queue).Value);
         }
+
+        return Task.CompletedTask;
     }
 
     [LoggerMessage(EventId = 3106, Level = LogLevel.Debug, Message = "Stream {Provider}: listening for appends to the log")]

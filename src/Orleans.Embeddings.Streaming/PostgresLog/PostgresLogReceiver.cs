@@ -30,7 +30,7 @@ internal sealed partial class PostgresLogReceiver(
     private DateTimeOffset _lastExtension;
     private DateTimeOffset _lastEviction;
     private long? _drainedAt;
-    private bool _listening;
+    private bool _usesSignal;
     private long _queries;
 
     public int Queue => queue;
@@ -43,10 +43,10 @@ internal sealed partial class PostgresLogReceiver(
         _owner = Guid.NewGuid();
         var now = DateTimeOffset.UtcNow;
         _lastRescan = _lastExtension = _lastEviction = now;
-        if (appends is not null && !_listening)
+        if (appends is not null && !_usesSignal)
         {
             appends.Acquire();
-            _listening = true;
+            _usesSignal = true;
         }
         using var cts = new CancellationTokenSource(timeout);
         await store.RegisterProviderAsync(provider, options.QueueCount, cts.Token);
@@ -185,9 +185,9 @@ internal sealed partial class PostgresLogReceiver(
         }
         finally
         {
-            if (appends is not null && _listening)
+            if (appends is not null && _usesSignal)
             {
-                _listening = false;
+                _usesSignal = false;
                 await appends.ReleaseAsync();
             }
         }
