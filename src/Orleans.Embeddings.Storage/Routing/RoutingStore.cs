@@ -115,11 +115,12 @@ public sealed class RoutingStore(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// Listens for routing changes until cancelled, calling <paramref name="onChanged"/> with the collection of each.
-    /// Returns (or throws) when the connection is lost; the caller reconnects and re-reads what it may have missed.
+    /// Listens for routing changes until cancelled, calling <paramref name="onChanged"/> with the collection of each, and
+    /// reconnecting after a lost connection (reported to <paramref name="onLost"/>); changes made meanwhile are missed,
+    /// so the caller also polls.
     /// </summary>
-    public Task ListenAsync(Func<string, Task> onChanged, CancellationToken cancellationToken) =>
-        PostgresChannel.ListenAsync(dataSource, Channel, onChanged, null, cancellationToken);
+    public Task ListenAsync(Func<string, Task> onChanged, Action<Exception> onLost, CancellationToken cancellationToken) =>
+        PostgresChannel.ListenAsync(dataSource, Channel, onChanged, null, onLost, cancellationToken);
 
     private static RoutingRecord Read(NpgsqlDataReader reader) => new(
         reader.GetString(0),

@@ -23,8 +23,6 @@ internal sealed partial class PostgresLogAppendSignal(NpgsqlDataSource dataSourc
     /// <summary>The channel migration 0007's trigger notifies.</summary>
     public const string Channel = "embeddings_stream_log";
 
-    private static readonly TimeSpan Reconnect = TimeSpan.FromSeconds(1);
-
     private readonly ConcurrentDictionary<int, StrongBox<long>> _appends = new();
     private readonly Lock _lock = new();
     private long _resets;
@@ -90,39 +88,21 @@ internal sealed partial class PostgresLogAppendSignal(NpgsqlDataSource dataSourc
 
     private async Task ListenAsync(CancellationToken cancellationToken)
     {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await PostgresChannel.ListenAsync(dataSource, Channel, OnNotification, OnListening, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (ObjectDisposedException)
-            {
-                return; // the data source went with the silo
-            }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException or IOException or InvalidOperationException)
-            {
-                LogListenFailed(logger, ex, provider, Reconnect);
-            }
-            finally
-            {
-                _listening = false;
-                Interlocked.Increment(ref _resets);
-            }
+        await PostgresChannel.ListenAsync(dataSource, Channel, OnNotification, OnListening, OnLost, cancellationToken).ConfigureAwait(false);
+        StopTrusting();
+    }
 
-            try
-            {
-                await Task.Delay(Reconnect, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
+    private void OnLost(Exception exception)
+    {
+        StopTrusting();
+        LogListenFailed(logger, exception, provider, PostgresChannel.ReconnectDelay);
+    }
+
+    // Receivers query at every pull until the next LISTEN; a stamp read before now no longer matches.
+    private void StopTrusting()
+    {
+        _listening = false;
+        Interlocked.Increment(ref _resets);
     }
 
     private void OnListening()

@@ -74,25 +74,8 @@ public sealed partial class RoutingCache(
         return current;
     }
 
-    private async Task ListenAsync(CancellationToken cancellationToken)
-    {
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await store.ListenAsync(collection => RefreshAsync(collection, cancellationToken), cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                LogListenFailed(logger, ex);
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
-        }
-    }
+    private Task ListenAsync(CancellationToken cancellationToken) =>
+        store.ListenAsync(collection => RefreshAsync(collection, cancellationToken), ex => LogListenFailed(logger, ex), cancellationToken);
 
     private async Task PollAsync(CancellationToken cancellationToken)
     {
