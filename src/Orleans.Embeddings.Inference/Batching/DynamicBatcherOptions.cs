@@ -46,10 +46,10 @@ public sealed class DynamicBatcherOptions
     public const int DefaultSortWindowBatches = 32;
 
     /// <summary>
-    /// How many texts of a lane are gathered and sorted by length before they are cut into batches, as a multiple of
+    /// How many texts of a lane are gathered and sorted by token count before they are cut into batches, as a multiple of
     /// <see cref="MaxBatchSize"/>. A window holds only what already waits in the lane, so a wide window costs nothing
-    /// when the lane is short and pads far less under a backlog (on the Debian corpus, 32 texts pad to 62 % useful
-    /// tokens, 128 to 86 %, 1,024 to 98 %).
+    /// when the lane is short and pads far less under a backlog (on the Debian corpus with minilm-l6 and exact token
+    /// counts, batches of 8 are 98 % real tokens from windows of 256 texts and 99.4 % from windows of 1,024).
     /// </summary>
     public int SortWindowBatches { get; set; } = DefaultSortWindowBatches;
 
@@ -105,8 +105,9 @@ public sealed class DynamicBatcherOptions
     public int LaneCapacity { get; set; } = DefaultLaneCapacity;
 
     /// <summary>
-    /// Estimates a text's token count for sorting and the padded-token budget; default: characters / 4 + 2. A batcher
-    /// over an <c>EmbeddingSession</c> caps the estimate at the model's token limit, since longer texts are truncated.
+    /// Estimates a text's token count for sorting and the padded-token budget, in a batcher over a function; default:
+    /// characters / 4 + 2. A batcher over an <c>EmbeddingSession</c> does not estimate: it tokenizes each text on arrival
+    /// and uses the exact count.
     /// </summary>
     public Func<string, int> EstimateTokens { get; set; } = text => (text.Length / 4) + 2;
 

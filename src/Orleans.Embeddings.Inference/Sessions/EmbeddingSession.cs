@@ -92,24 +92,57 @@ public sealed class EmbeddingSession : IDisposable
     public IReadOnlyList<TextEmbedding> Embed(IReadOnlyList<string> texts, EmbeddingPurpose purpose, int? dimensions = null)
     {
         ArgumentNullException.ThrowIfNull(texts);
+        CheckDimensions(dimensions);
+        return texts.Count == 0 ? [] : EmbedTokens([.. texts.Select(t => Tokenize(t, purpose))], dimensions);
+    }
+
+    /// <summary>
+    /// The token ids <see cref="Embed(IReadOnlyList{string}, EmbeddingPurpose, int?)"/> would run for <paramref name="text"/>
+    /// (the purpose's prefix, special tokens, cut to the token limit). A batcher tokenizes each text as it arrives, so that it
+    /// can group texts of the same token count (a run pads every text to its longest).
+    /// </summary>
+    public TokenizedText Tokenize(string text, EmbeddingPurpose purpose)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return _tokenizer.Tokenize((purpose == EmbeddingPurpose.Query ? Folder.QueryPrefix : Folder.DocumentPrefix) + text);
+    }
+
+    /// <summary>Embeds texts already tokenized by <see cref="Tokenize"/>; the same vectors as embedding the texts.</summary>
+    /// <exception cref="ArgumentException">A text has no tokens or more than the model's token limit, or the dimensions are not allowed.</exception>
+    /// <exception cref="ObjectDisposedException">The session was disposed.</exception>
+    public IReadOnlyList<TextEmbedding> Embed(IReadOnlyList<TokenizedText> tokenized, int? dimensions = null)
+    {
+        ArgumentNullException.ThrowIfNull(tokenized);
+        CheckDimensions(dimensions);
+        for (var i = 0; i < tokenized.Count; i++)
+        {
+            if (tokenized[i].Ids is not { Length: > 0 and var length } || length > Folder.MaxTokens)
+            {
+                throw new ArgumentException(
+                    $"Text {i} has {tokenized[i].Ids?.Length ?? 0} tokens; model {Folder.Name} takes 1 to {Folder.MaxTokens} (tokenize it with this session).", nameof(tokenized));
+            }
+        }
+
+        return tokenized.Count == 0 ? [] : EmbedTokens(tokenized, dimensions);
+    }
+
+    private void CheckDimensions(int? dimensions)
+    {
         if (dimensions is { } requested && requested != Folder.Dimensions && !Folder.MatryoshkaDimensions.Contains(requested))
         {
             throw new ArgumentException(
                 $"Model {Folder.Name} cannot be truncated to {requested} dimensions; allowed: {string.Join(", ", Folder.MatryoshkaDimensions.Append(Folder.Dimensions))}.",
                 nameof(dimensions));
         }
+    }
 
-        if (texts.Count == 0)
-        {
-            return [];
-        }
-
-        var prefix = purpose == EmbeddingPurpose.Query ? Folder.QueryPrefix : Folder.DocumentPrefix;
-        var tokenized = texts.Select(t => _tokenizer.Tokenize(prefix + t)).ToArray();
+    private TextEmbedding[] EmbedTokens(IReadOnlyList<TokenizedText> tokenized, int? dimensions)
+    {
         var length = tokenized.Max(t => t.Ids.Length);
         var width = Folder.Dimensions;
-        var cells = texts.Count * length;
-        var outputCells = Folder.Pooling == PoolingMode.None ? texts.Count * width : cells * width;
+        var count = tokenized.Count;
+        var cells = count * length;
+        var outputCells = Folder.Pooling == PoolingMode.None ? count * width : cells * width;
 
         // Input and output buffers come from the shared pools and go back after the run, so a steady
         // stream of batches reuses the same memory instead of allocating tensors per batch.
@@ -122,7 +155,7 @@ public sealed class EmbeddingSession : IDisposable
             ids.AsSpan(0, cells).Fill(_tokenizer.PaddingId);
             mask.AsSpan(0, cells).Clear();
             types?.AsSpan(0, cells).Clear();
-            for (var row = 0; row < tokenized.Length; row++)
+            for (var row = 0; row < count; row++)
             {
                 var tokens = tokenized[row].Ids;
                 for (var t = 0; t < tokens.Length; t++)
@@ -132,8 +165,8 @@ public sealed class EmbeddingSession : IDisposable
                 }
             }
 
-            long[] shape = [texts.Count, length];
-            long[] outputShape = Folder.Pooling == PoolingMode.None ? [texts.Count, width] : [texts.Count, length, width];
+            long[] shape = [count, length];
+            long[] outputShape = Folder.Pooling == PoolingMode.None ? [count, width] : [count, length, width];
             var memory = OrtMemoryInfo.DefaultInstance;
             using var idsValue = OrtValue.CreateTensorValueFromMemory(memory, ids.AsMemory(0, cells), shape);
             using var maskValue = OrtValue.CreateTensorValueFromMemory(memory, mask.AsMemory(0, cells), shape);
@@ -143,8 +176,8 @@ public sealed class EmbeddingSession : IDisposable
             OrtValue[] values = typesValue is null ? [idsValue, maskValue] : [idsValue, maskValue, typesValue];
             Run(names, values, outputValue);
 
-            var results = new TextEmbedding[texts.Count];
-            for (var row = 0; row < texts.Count; row++)
+            var results = new TextEmbedding[count];
+            for (var row = 0; row < count; row++)
             {
                 var vector = new float[width];
                 switch (Folder.Pooling)

@@ -34,6 +34,33 @@ public sealed class DynamicBatcherTests(StaticModelFixture model) : IClassFixtur
     }
 
     [Fact]
+    public async Task EmbedAsync_OverASession_RunsTheTextsExactTokensAndCountsThem()
+    {
+        // Character counts mislead here: a run of punctuation is one token per character, a known word one token in all.
+        var texts = Enumerable.Range(0, 120).Select(i => (i % 3) switch
+        {
+            0 => new string('!', 1 + (i % 11)),
+            1 => string.Join(' ', Enumerable.Repeat("postgresql", 1 + (i % 5))),
+            _ => StaticModelFixture.Corpus[i % StaticModelFixture.Corpus.Length],
+        }).ToArray();
+        EmbeddingLane Lane(int i) => (i % 3) switch { 0 => EmbeddingLane.Query, 1 => EmbeddingLane.Live, _ => EmbeddingLane.Bulk };
+        EmbeddingPurpose Purpose(int i) => Lane(i) == EmbeddingLane.Query ? EmbeddingPurpose.Query : EmbeddingPurpose.Document;
+        await using var batcher = new DynamicBatcher(_session, new DynamicBatcherOptions { MaxBatchSize = 8, InlineQueryBelow = TimeSpan.Zero });
+
+        var results = await Task.WhenAll(texts.Select((t, i) => Task.Run(() => batcher.EmbedAsync(t, Lane(i), Cancellation), Cancellation)));
+
+        for (var i = 0; i < texts.Length; i++)
+        {
+            var direct = _session.Embed([texts[i]], Purpose(i))[0];
+            Assert.Equal(direct.TokenCount, results[i].TokenCount);
+            Assert.All(direct.Vector.Zip(results[i].Vector), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-5));
+        }
+
+        Assert.Equal(texts.Select((t, i) => (long)_session.Tokenize(t, Purpose(i)).Ids.Length).Sum(), batcher.Tokens);
+        Assert.True(batcher.PaddedTokens >= batcher.Tokens);
+    }
+
+    [Fact]
     public async Task EmbedAsync_QueryLane_UsesTheQueryPrefixPurpose()
     {
         var purposes = new ConcurrentBag<EmbeddingPurpose>();

@@ -57,6 +57,33 @@ public sealed class EmbeddingSessionTests(StaticModelFixture model) : IClassFixt
     }
 
     [Fact]
+    public void Embed_TextsTokenizedFirst_GiveTheSameVectorsTokenCountsAndTruncation()
+    {
+        using var session = new EmbeddingSession(model.Folder);
+        string[] texts = ["web", "postgresql database server", string.Join(' ', Enumerable.Repeat("sql database", 40))];
+
+        var direct = session.Embed(texts, EmbeddingPurpose.Document);
+        var tokenized = session.Embed([.. texts.Select(t => session.Tokenize(t, EmbeddingPurpose.Document))]);
+
+        Assert.Equal(direct.Select(e => (e.TokenCount, e.Truncated)), tokenized.Select(e => (e.TokenCount, e.Truncated)));
+        Assert.True(tokenized[2].Truncated);
+        Assert.All(direct.Zip(tokenized), p => Assert.Equal(p.First.Vector, p.Second.Vector));
+    }
+
+    [Fact]
+    public void Embed_TokensBeyondTheLimitOrNone_ThrowsNamingTheText()
+    {
+        using var session = new EmbeddingSession(model.Folder);
+        var fine = session.Tokenize("web server", EmbeddingPurpose.Document);
+
+        var tooLong = Assert.Throws<ArgumentException>(() => session.Embed([fine, new(new int[model.Folder.MaxTokens + 1], false)]));
+        var empty = Assert.Throws<ArgumentException>(() => session.Embed([new([], false)]));
+
+        Assert.Contains($"Text 1 has {model.Folder.MaxTokens + 1} tokens", tooLong.Message, StringComparison.Ordinal);
+        Assert.Contains("Text 0 has 0 tokens", empty.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Embed_DimensionsTheModelDoesNotAllow_ThrowsListingTheAllowedOnes()
     {
         using var session = new EmbeddingSession(model.Folder);
