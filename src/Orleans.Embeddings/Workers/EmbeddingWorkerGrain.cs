@@ -57,7 +57,8 @@ internal sealed class EmbeddingWorkerGrain(
     public Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, TextKind kind) => _embedder.EmbedAsync(texts, kind);
 
     public Task<WorkerStatistics> GetStatisticsAsync() =>
-        Task.FromResult(new WorkerStatistics(silo.Name, _key.Device, _embedder.TextsEmbedded, _rows.RowsWritten, Interlocked.Read(ref _metadataUpdates), Interlocked.Read(ref _redeliveriesSkipped)));
+        Task.FromResult(new WorkerStatistics(silo.Name, _key.Device, _embedder.TextsEmbedded, _rows.RowsWritten, Interlocked.Read(ref _metadataUpdates), Interlocked.Read(ref _redeliveriesSkipped),
+            _batcher.Tokens, _batcher.PaddedTokens));
 
     private async Task IndexAsync(IReadOnlyList<IndexItem> items, EmbeddingLane lane)
     {
