@@ -8,7 +8,7 @@ namespace Orleans.Embeddings.Inference.Batching;
 
 /// <summary>
 /// Groups single-text requests from many concurrent callers into model runs: by batch size, a short wait
-/// for more texts, and a padded-token budget, with texts sorted by length within a window so that a run
+/// for more texts, and a padded-token budget, with texts sorted by token count within a window so that a run
 /// pads little. Three lanes: query, live, bulk. Live is served before bulk, except that every
 /// <see cref="DynamicBatcherOptions.BulkShare"/>th document run goes to the bulk lane when it has work.
 /// </summary>
