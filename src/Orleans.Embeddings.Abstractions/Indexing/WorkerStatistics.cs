@@ -18,8 +18,4 @@ public sealed record WorkerStatistics(
     [property: Id(4)] long MetadataUpdates,
     [property: Id(5)] long RedeliveriesSkipped = 0,
     [property: Id(6)] long Tokens = 0,
-    [property: Id(7)] long PaddedTokens = 0)
-{
-    /// <summary>The share of the model's token positions that were real tokens, not padding (1 when nothing ran yet).</summary>
-    public double TokenEfficiency => PaddedTokens > 0 ? (double)Tokens / PaddedTokens : 1;
-}
+    [property: Id(7)] long PaddedTokens = 0);

@@ -106,8 +106,8 @@ public sealed class DynamicBatcherOptions
 
     /// <summary>
     /// Estimates a text's token count for sorting and the padded-token budget, in a batcher over a function; default:
-    /// characters / 4 + 2. A batcher over an <c>EmbeddingSession</c> does not estimate: it tokenizes each text on arrival
-    /// and uses the exact count.
+    /// characters / 4 + 2. A batcher over an <c>EmbeddingSession</c> does not estimate: it tokenizes each text when a runner
+    /// takes it into its window and uses the exact count.
     /// </summary>
     public Func<string, int> EstimateTokens { get; set; } = text => (text.Length / 4) + 2;
 

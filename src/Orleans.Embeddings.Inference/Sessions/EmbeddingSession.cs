@@ -98,8 +98,8 @@ public sealed class EmbeddingSession : IDisposable
 
     /// <summary>
     /// The token ids <see cref="Embed(IReadOnlyList{string}, EmbeddingPurpose, int?)"/> would run for <paramref name="text"/>
-    /// (the purpose's prefix, special tokens, cut to the token limit). A batcher tokenizes each text as it arrives, so that it
-    /// can group texts of the same token count (a run pads every text to its longest).
+    /// (the purpose's prefix, special tokens, cut to the token limit). A batcher tokenizes each text before it cuts batches, so
+    /// that it can group texts of the same token count (a run pads every text to its longest).
     /// </summary>
     public TokenizedText Tokenize(string text, EmbeddingPurpose purpose)
     {
