@@ -63,28 +63,60 @@ public sealed class VectorSearch(NpgsqlDataSource dataSource)
             where.Append(CultureInfo.InvariantCulture, $" AND EXISTS (SELECT 1 FROM {other.QuotedTable} o WHERE o.id = t.id AND NOT o.deleted)");
         }
 
-        var distance = $"t.embedding {table.DistanceOperator} @query::{table.SqlElementType}";
+        var query = $"@query::{table.SqlElementType}";
+        var distance = $"t.embedding {table.DistanceOperator} {query}";
         var content = request.IncludeContent
             ? "d.content FROM nn LEFT JOIN embeddings_documents d ON d.collection = @collection AND d.id = nn.id"
             : "NULL::text FROM nn";
-        search.CommandText =
-            $"""
-            WITH nn AS MATERIALIZED (
-                SELECT t.id, {distance} AS distance, t.metadata::text AS metadata
-                  FROM {table.QuotedTable} t
-                 WHERE {where}
-                 ORDER BY {distance}
-                 LIMIT @k)
-            SELECT nn.id, {table.ScoreExpression("nn.distance")}, nn.metadata, {content}
-             ORDER BY nn.distance, nn.id
-            """;
+        var candidates = request.K;
+        if (table.Quantization == VectorQuantization.Binary)
+        {
+            // The index orders by Hamming distance between sign bits; k × oversample of those candidates are then
+            // ranked exactly on the stored vectors. An exact search skips the bits and ranks every row.
+            candidates = request.Exact ? request.K : Math.Min(VectorSearchRequest.MaxK, request.K * table.RerankOversample);
+            var order = request.Exact ? distance : $"{table.IndexExpression("t.embedding")} {table.IndexDistanceOperator} {table.IndexExpression(query)}";
+            search.CommandText =
+                $"""
+                WITH candidates AS MATERIALIZED (
+                    SELECT t.id, t.embedding, t.metadata
+                      FROM {table.QuotedTable} t
+                     WHERE {where}
+                     ORDER BY {order}
+                     LIMIT @candidates),
+                nn AS MATERIALIZED (
+                    SELECT t.id, {distance} AS distance, t.metadata::text AS metadata
+                      FROM candidates t
+                     ORDER BY {distance}, t.id
+                     LIMIT @k)
+                SELECT nn.id, {table.ScoreExpression("nn.distance")}, nn.metadata, {content}
+                 ORDER BY nn.distance, nn.id
+                """;
+        }
+        else
+        {
+            search.CommandText =
+                $"""
+                WITH nn AS MATERIALIZED (
+                    SELECT t.id, {distance} AS distance, t.metadata::text AS metadata
+                      FROM {table.QuotedTable} t
+                     WHERE {where}
+                     ORDER BY {distance}
+                     LIMIT @k)
+                SELECT nn.id, {table.ScoreExpression("nn.distance")}, nn.metadata, {content}
+                 ORDER BY nn.distance, nn.id
+                """;
+        }
+
         search.Parameters.AddWithValue("query", new Vector(request.Query));
         search.Parameters.AddWithValue("k", request.K);
+        search.Parameters.AddWithValue("candidates", candidates);
         search.Parameters.AddWithValue("collection", table.Collection);
 
+        // An exact search must not use the ANN index: with index scans off, the planner sorts every matching row.
         var settings = new NpgsqlBatchCommand(
-            "SELECT set_config('hnsw.ef_search', @ef, true), set_config('hnsw.iterative_scan', 'strict_order', true)");
-        settings.Parameters.AddWithValue("ef", Math.Max(request.EfSearch, request.K).ToString(CultureInfo.InvariantCulture));
+            "SELECT set_config('hnsw.ef_search', @ef, true), set_config('hnsw.iterative_scan', 'strict_order', true), set_config('enable_indexscan', @index_scan, true)");
+        settings.Parameters.AddWithValue("ef", Math.Max(request.EfSearch, candidates).ToString(CultureInfo.InvariantCulture));
+        settings.Parameters.AddWithValue("index_scan", request.Exact ? "off" : "on");
 
         // One round trip: a batch runs in one implicit transaction (a single Sync), so the transaction-local settings of
         // its first statement apply to the search and end with it; no BEGIN and COMMIT round trips.

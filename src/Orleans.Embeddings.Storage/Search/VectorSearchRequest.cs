@@ -28,6 +28,12 @@ public sealed record VectorSearchRequest(ReadOnlyMemory<float> Query, int K)
     /// </summary>
     public IReadOnlyList<VersionTable> PresentIn { get; init; } = [];
 
+    /// <summary>
+    /// Ranks every matching row exactly instead of using the ANN index (slow: for measuring an index's recall, or a
+    /// binary version's reranking, against the exact answer).
+    /// </summary>
+    public bool Exact { get; init; }
+
     /// <summary>Whether hits carry the document's content (joined from the documents table).</summary>
     public bool IncludeContent { get; init; }
 }

@@ -13,6 +13,7 @@ public sealed class HnswIndexBuilder(NpgsqlDataSource dataSource)
 {
     private const int MaxVectorDimensions = 2000;
     private const int MaxHalfVecDimensions = 4000;
+    private const int MaxBitDimensions = 64000;
 
     /// <summary>Builds the index if it does not exist (a failed earlier build's invalid index is dropped first).</summary>
     /// <exception cref="InvalidOperationException">The version has more dimensions than pgvector's HNSW supports for its element type.</exception>
@@ -21,11 +22,12 @@ public sealed class HnswIndexBuilder(NpgsqlDataSource dataSource)
         ArgumentNullException.ThrowIfNull(table);
         options ??= new HnswIndexOptions();
         options.Validate();
-        var limit = table.ElementType == VectorElementType.HalfVec ? MaxHalfVecDimensions : MaxVectorDimensions;
+        var (limit, indexed) = table.Quantization == VectorQuantization.Binary ? (MaxBitDimensions, "bit")
+            : table.ElementType == VectorElementType.HalfVec ? (MaxHalfVecDimensions, "halfvec") : (MaxVectorDimensions, "vector");
         if (table.Dimensions > limit)
         {
             throw new InvalidOperationException(
-                $"Version {table.Version} of {table.Collection} has {table.Dimensions} dimensions; pgvector's HNSW indexes {table.SqlElementType} up to {limit}. Use halfvec or Matryoshka truncation.");
+                $"Version {table.Version} of {table.Collection} has {table.Dimensions} dimensions; pgvector's HNSW indexes {indexed} up to {limit}. Use halfvec, binary quantization or Matryoshka truncation.");
         }
 
         var indexName = StorageNames.HnswIndexName(table.TableName);
@@ -49,7 +51,7 @@ public sealed class HnswIndexBuilder(NpgsqlDataSource dataSource)
             await ExecuteAsync(
                 connection,
                 string.Create(CultureInfo.InvariantCulture,
-                    $"CREATE INDEX CONCURRENTLY IF NOT EXISTS {StorageNames.Quote(indexName)} ON {table.QuotedTable} USING hnsw (embedding {table.OperatorClass}) WITH (m = {options.M}, ef_construction = {options.EfConstruction})"),
+                    $"CREATE INDEX CONCURRENTLY IF NOT EXISTS {StorageNames.Quote(indexName)} ON {table.QuotedTable} USING hnsw ({table.IndexExpression("embedding")} {table.IndexOperatorClass}) WITH (m = {options.M}, ef_construction = {options.EfConstruction})"),
                 cancellationToken).ConfigureAwait(false);
         }
         finally

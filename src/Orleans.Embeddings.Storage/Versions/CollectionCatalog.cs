@@ -7,7 +7,7 @@ namespace Orleans.Embeddings.Storage.Versions;
 public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
 {
     private const string SelectVersion =
-        "SELECT collection, version, dimensions, element_type, distance, table_name FROM embeddings_model_versions";
+        "SELECT collection, version, dimensions, element_type, distance, table_name, quantization, rerank_oversample FROM embeddings_model_versions";
 
     /// <summary>Creates the collection when it does not exist yet.</summary>
     /// <exception cref="ArgumentException">The name is not a valid collection name.</exception>
@@ -26,22 +26,38 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
     /// </summary>
     /// <exception cref="ArgumentException">A name is invalid or the dimensions are out of range.</exception>
     /// <exception cref="InvalidOperationException">The version exists with other dimensions, element type or distance.</exception>
-    public async Task<VersionTable> RegisterVersionAsync(
+    public Task<VersionTable> RegisterVersionAsync(
         string collection, string version, int dimensions, VectorElementType elementType, DistanceMetric distance,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default) =>
+        RegisterVersionAsync(collection, version, new VersionLayout(dimensions, elementType, distance), cancellationToken);
+
+    /// <summary>
+    /// Registers a version with its <paramref name="layout"/> (precision, Matryoshka length, quantization) and creates
+    /// its embedding table, without an ANN index. Repeating the same registration is a no-op; registering an existing
+    /// version with another layout fails.
+    /// </summary>
+    /// <exception cref="ArgumentException">A name is invalid or the layout is out of range.</exception>
+    /// <exception cref="InvalidOperationException">The version exists with another layout.</exception>
+    public async Task<VersionTable> RegisterVersionAsync(
+        string collection, string version, VersionLayout layout, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(layout);
         var tableName = StorageNames.VersionTableName(collection, version);
-        ArgumentOutOfRangeException.ThrowIfLessThan(dimensions, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(dimensions, 16000);
-        var requested = new VersionTable(collection, version, dimensions, elementType, distance, tableName);
+        layout.Validate();
+        var (dimensions, elementType, distance) = (layout.Dimensions, layout.ElementType, layout.Distance);
+        var requested = new VersionTable(collection, version, dimensions, elementType, distance, tableName)
+        {
+            Quantization = layout.Quantization,
+            RerankOversample = layout.RerankOversample,
+        };
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         await using (var insert = new NpgsqlCommand(
             """
             INSERT INTO embeddings_collections (name) VALUES (@collection) ON CONFLICT DO NOTHING;
-            INSERT INTO embeddings_model_versions (collection, version, dimensions, element_type, distance, table_name)
-            VALUES (@collection, @version, @dimensions, @element_type, @distance, @table_name)
+            INSERT INTO embeddings_model_versions (collection, version, dimensions, element_type, distance, table_name, quantization, rerank_oversample)
+            VALUES (@collection, @version, @dimensions, @element_type, @distance, @table_name, @quantization, @rerank_oversample)
             ON CONFLICT (collection, version) DO NOTHING;
             """, connection, transaction))
         {
@@ -51,6 +67,8 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
             insert.Parameters.AddWithValue("element_type", ToSql(elementType));
             insert.Parameters.AddWithValue("distance", ToSql(distance));
             insert.Parameters.AddWithValue("table_name", tableName);
+            insert.Parameters.AddWithValue("quantization", ToSql(layout.Quantization));
+            insert.Parameters.AddWithValue("rerank_oversample", layout.RerankOversample);
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -59,9 +77,9 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
         if (existing != requested)
         {
             throw new InvalidOperationException(
-                $"Version {version} of collection {collection} is already registered with {existing.Dimensions} dimensions, " +
-                $"{ToSql(existing.ElementType)}, {ToSql(existing.Distance)} distance; it cannot be re-registered as " +
-                $"{dimensions} dimensions, {ToSql(elementType)}, {ToSql(distance)}. Register a new version name instead.");
+                $"Version {version} of collection {collection} is already registered as {existing.Representation}, " +
+                $"{ToSql(existing.Distance)} distance; it cannot be re-registered as {requested.Representation}, " +
+                $"{ToSql(distance)} distance. Register a new version name instead.");
         }
 
         await using (var create = new NpgsqlCommand(
@@ -86,20 +104,38 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Records the model folder a version embeds with; every silo must be able to load it from this path.</summary>
-    public async Task SetModelPathAsync(string collection, string version, string modelPath, CancellationToken cancellationToken = default)
+    public Task SetModelPathAsync(string collection, string version, string modelPath, CancellationToken cancellationToken = default) =>
+        SetModelPathsAsync(collection, version, modelPath, null, cancellationToken);
+
+    /// <summary>
+    /// Records the model folder a version embeds documents with and, optionally, the separate query model folder it
+    /// embeds queries with (null: queries use the document model). Every silo must be able to load both from these paths.
+    /// </summary>
+    public async Task SetModelPathsAsync(string collection, string version, string modelPath, string? queryModelPath, CancellationToken cancellationToken = default)
     {
         StorageNames.Validate(collection, "collection");
         StorageNames.Validate(version, "version");
         ArgumentException.ThrowIfNullOrWhiteSpace(modelPath);
         await using var command = dataSource.CreateCommand(
-            "UPDATE embeddings_model_versions SET model_path = @path WHERE collection = @collection AND version = @version");
+            "UPDATE embeddings_model_versions SET model_path = @path, query_model_path = @query_path WHERE collection = @collection AND version = @version");
         command.Parameters.AddWithValue("path", modelPath);
+        command.Parameters.AddWithValue("query_path", (object?)queryModelPath ?? DBNull.Value);
         command.Parameters.AddWithValue("collection", collection);
         command.Parameters.AddWithValue("version", version);
         if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
         {
             throw new InvalidOperationException($"Version {version} of collection {collection} is not registered.");
         }
+    }
+
+    /// <summary>The query model folder of a version, or null when its queries use the document model.</summary>
+    public async Task<string?> GetQueryModelPathAsync(string collection, string version, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT query_model_path FROM embeddings_model_versions WHERE collection = @collection AND version = @version");
+        command.Parameters.AddWithValue("collection", collection);
+        command.Parameters.AddWithValue("version", version);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
     }
 
     /// <summary>The model folder of a version, or null when none was recorded.</summary>
@@ -178,7 +214,13 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
             "inner_product" => DistanceMetric.InnerProduct,
             _ => DistanceMetric.L2,
         },
-        reader.GetString(5));
+        reader.GetString(5))
+    {
+        Quantization = reader.GetString(6) == "binary" ? VectorQuantization.Binary : VectorQuantization.None,
+        RerankOversample = reader.GetInt32(7),
+    };
+
+    private static string ToSql(VectorQuantization quantization) => quantization == VectorQuantization.Binary ? "binary" : "none";
 
     private static string ToSql(VectorElementType type) => type == VectorElementType.HalfVec ? "halfvec" : "vector";
 

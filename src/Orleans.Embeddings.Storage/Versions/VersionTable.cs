@@ -17,6 +17,15 @@ public sealed record VersionTable(
     DistanceMetric Distance,
     string TableName)
 {
+    /// <summary>What the ANN index is built on: the stored vectors, or their binary quantization.</summary>
+    public VectorQuantization Quantization { get; init; } = VectorQuantization.None;
+
+    /// <summary>With binary quantization: candidates per requested hit reranked exactly on the stored vector.</summary>
+    public int RerankOversample { get; init; } = VersionLayout.DefaultRerankOversample;
+
+    /// <summary>How the version stores, indexes and ranks its vectors.</summary>
+    public VersionLayout Layout => new(Dimensions, ElementType, Distance) { Quantization = Quantization, RerankOversample = RerankOversample };
+
     /// <summary>The quoted table identifier, safe to put into SQL text.</summary>
     public string QuotedTable => StorageNames.Quote(TableName);
 
@@ -41,6 +50,26 @@ public sealed record VersionTable(
         DistanceMetric.InnerProduct => "ip",
         _ => "l2",
     }}_ops";
+
+    /// <summary>
+    /// What the HNSW index is built on and what an index search orders by: the embedding column, or its binary
+    /// quantization (cast to its length, as pgvector's HNSW needs a fixed-length bit type).
+    /// </summary>
+    /// <param name="column">The vector column or parameter expression, e.g. <c>t.embedding</c>.</param>
+    public string IndexExpression(string column) => Quantization == VectorQuantization.Binary
+        ? $"(binary_quantize({column})::bit({Dimensions}))"
+        : column;
+
+    /// <summary>The HNSW operator class of <see cref="IndexExpression"/>.</summary>
+    public string IndexOperatorClass => Quantization == VectorQuantization.Binary ? "bit_hamming_ops" : OperatorClass;
+
+    /// <summary>The operator of <see cref="IndexOperatorClass"/>: Hamming distance for binary, else the version's distance.</summary>
+    public string IndexDistanceOperator => Quantization == VectorQuantization.Binary ? "<~>" : DistanceOperator;
+
+    /// <summary>A readable name of the representation, e.g. <c>vector(384)</c>, <c>halfvec(256)</c>, <c>binary(384)+halfvec rerank x4</c>.</summary>
+    public string Representation => Quantization == VectorQuantization.Binary
+        ? $"binary({Dimensions})+{SqlElementType} rerank x{RerankOversample}"
+        : ColumnType;
 
     /// <summary>The SQL expression turning the operator's distance into a higher-is-closer score.</summary>
     internal string ScoreExpression(string distance) => Distance switch

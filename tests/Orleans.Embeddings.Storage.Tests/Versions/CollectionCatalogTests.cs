@@ -28,8 +28,8 @@ public sealed class CollectionCatalogTests(MigratedPostgresDatabase database) : 
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
             _catalog.RegisterVersionAsync("catalog-b", "v1", 32, VectorElementType.Vector, DistanceMetric.Cosine, Cancellation));
 
-        Assert.Contains("already registered with 16 dimensions", error.Message, StringComparison.Ordinal);
-        Assert.Contains("32 dimensions", error.Message, StringComparison.Ordinal);
+        Assert.Contains("already registered as vector(16)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("re-registered as vector(32)", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -1,0 +1,35 @@
+namespace Orleans.Embeddings.Storage.Versions;
+
+/// <summary>How a version stores, indexes and ranks its vectors.</summary>
+/// <param name="Dimensions">The stored vector length (a Matryoshka length when the model's output is truncated).</param>
+/// <param name="ElementType">The stored vector's precision; with <see cref="VectorQuantization.Binary"/>, what candidates are reranked on.</param>
+/// <param name="Distance">How neighbours are ranked.</param>
+public sealed record VersionLayout(int Dimensions, VectorElementType ElementType, DistanceMetric Distance)
+{
+    /// <summary>Default <see cref="RerankOversample"/>: binary candidates per hit reranked exactly.</summary>
+    public const int DefaultRerankOversample = 4;
+
+    /// <summary>The largest <see cref="RerankOversample"/>.</summary>
+    public const int MaxRerankOversample = 100;
+
+    /// <summary>What the ANN index is built on.</summary>
+    public VectorQuantization Quantization { get; init; } = VectorQuantization.None;
+
+    /// <summary>With binary quantization: how many candidates per requested hit are reranked on the stored vector (1–100).</summary>
+    public int RerankOversample { get; init; } = DefaultRerankOversample;
+
+    /// <summary>Checks the layout; the message names the setting that is wrong.</summary>
+    /// <exception cref="ArgumentException">A value is out of range.</exception>
+    public void Validate()
+    {
+        if (Dimensions is < 1 or > 16000)
+        {
+            throw new ArgumentException($"A version's dimensions must be between 1 and 16000 (was {Dimensions}).");
+        }
+
+        if (RerankOversample is < 1 or > MaxRerankOversample)
+        {
+            throw new ArgumentException($"The rerank oversample must be between 1 and {MaxRerankOversample} (was {RerankOversample}).");
+        }
+    }
+}
