@@ -14,12 +14,35 @@ internal static class ModelRegistryCommands
         var (collection, api, token) = (SiloApi.CollectionOption(), SiloApi.ApiOption(), SiloApi.TokenOption());
         var version = new Argument<string>("version") { Description = "The new version's name (a-z, 0-9, - and _)." };
         var folder = new Argument<DirectoryInfo>("model-folder") { Description = "The model folder (model.onnx, tokenizer, embedding.json), at a path every silo can read." };
-        var command = new Command("register", "Register a model version: every silo loads it and embeds a probe text first.") { version, folder, collection, api, token };
+        var representation = new Option<string>("--representation", "-r")
+        {
+            Description = "How vectors are stored: vector (fp32), halfvec (fp16), or binary (an index on the sign bits, candidates reranked exactly on halfvec).",
+            DefaultValueFactory = _ => "vector",
+        };
+        var dimensions = new Option<int?>("--dimensions") { Description = "A Matryoshka length to truncate vectors to (one the model's embedding.json lists)." };
+        var queryModel = new Option<DirectoryInfo?>("--query-model") { Description = "A separate, smaller query model folder whose vectors live in the document model's space (see models build-query-model)." };
+        var oversample = new Option<int?>("--rerank-oversample") { Description = "binary only: candidates per hit reranked exactly (1-100, default 4)." };
+        var command = new Command("register", "Register a model version: every silo loads it and embeds a probe text first.")
+        {
+            version, folder, representation, dimensions, queryModel, oversample, collection, api, token,
+        };
         command.SetAction((result, ct) => RolloutCommand.CallAsync(result.GetValue(api)!, result.GetValue(token), async client =>
         {
             var registered = await client.PostAsync<ModelVersionStatus>(
-                result.GetValue(collection)!, "models", new { version = result.GetValue(version), modelPath = result.GetValue(folder)!.FullName }, ct);
-            return $"registered {registered.Version}: {registered.Dimensions} dimensions, {registered.State}, model {registered.ModelPath}";
+                result.GetValue(collection)!,
+                "models",
+                new
+                {
+                    version = result.GetValue(version),
+                    modelPath = result.GetValue(folder)!.FullName,
+                    representation = result.GetValue(representation),
+                    dimensions = result.GetValue(dimensions),
+                    queryModelPath = result.GetValue(queryModel)?.FullName,
+                    rerankOversample = result.GetValue(oversample),
+                },
+                ct);
+            return $"registered {registered.Version}: {registered.Representation ?? $"{registered.Dimensions} dimensions"}, {registered.State}, model {registered.ModelPath}" +
+                (registered.QueryModelPath is { } q ? $", query model {q}" : string.Empty);
         }));
         return command;
     }
@@ -56,10 +79,12 @@ internal static class ModelRegistryCommands
         command.SetAction((result, ct) => RolloutCommand.CallAsync(result.GetValue(api)!, result.GetValue(token), async client =>
         {
             var versions = await client.GetAsync<ImmutableArray<ModelVersionStatus>>(result.GetValue(collection)!, "models", ct);
-            var table = new Table().AddColumns("version", "state", "traffic", "written", "dims", "model");
+            var table = new Table().AddColumns("version", "state", "traffic", "written", "representation", "model", "query model");
             foreach (var v in versions)
             {
-                table.AddRow(Markup.Escape(v.Version), v.State.ToString(), $"{v.TrafficPercent}%", v.WriteTarget ? "yes" : "no", v.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(v.ModelPath ?? ""));
+                table.AddRow(
+                    Markup.Escape(v.Version), v.State.ToString(), $"{v.TrafficPercent}%", v.WriteTarget ? "yes" : "no",
+                    Markup.Escape(v.Representation ?? v.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture)), Markup.Escape(v.ModelPath ?? ""), Markup.Escape(v.QueryModelPath ?? "-"));
             }
 
             AnsiConsole.Write(table);

@@ -129,12 +129,13 @@ internal static class RolloutCommand
 
     internal static void Print(RolloutStatus status)
     {
-        var table = new Table().AddColumns("version", "state", "traffic", "written", "dims", "model", "note");
+        var table = new Table().AddColumns("version", "state", "traffic", "written", "representation", "model", "note");
         foreach (var version in status.Versions)
         {
+            var model = version.QueryModelPath is { } query ? $"{version.ModelPath} (queries: {query})" : version.ModelPath ?? "";
             table.AddRow(
                 Markup.Escape(version.Version), version.State.ToString(), $"{version.TrafficPercent}%", version.WriteTarget ? "yes" : "no",
-                version.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(version.ModelPath ?? ""), Markup.Escape(version.Error ?? ""));
+                Markup.Escape(version.Representation ?? version.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture)), Markup.Escape(model), Markup.Escape(version.Error ?? ""));
         }
 
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(status.Collection)}[/] routing epoch {status.Epoch}{(status.TrafficFrozen ? ", traffic [yellow]frozen[/] (A/B)" : "")}");

@@ -35,7 +35,7 @@ public static class RolloutEndpoints
         api.MapGet("/models", (string collection, IGrainFactory grains) =>
             Run(async () => (await Coordinator(grains, collection).GetStatusAsync()).Versions));
         api.MapPost("/models", (string collection, VersionModelRequest body, IGrainFactory grains) =>
-            Run(() => Coordinator(grains, collection).RegisterModelAsync(Required(body.Version, "version"), Required(body.ModelPath, "modelPath"))));
+            Run(() => Coordinator(grains, collection).RegisterModelAsync(Required(body.Version, "version"), body.ToRegistration())));
         api.MapGet("/rollout", (string collection, IGrainFactory grains) =>
             Run(async () =>
             {
@@ -106,8 +106,25 @@ public sealed record ApiError(string Error);
 /// <summary>A body naming a version.</summary>
 public sealed record VersionRequest(string? Version);
 
-/// <summary>A model registration.</summary>
-public sealed record VersionModelRequest(string? Version, string? ModelPath);
+/// <summary>
+/// A model registration: the version, its document model folder and, optionally, how it stores vectors
+/// (<c>representation</c>: vector, halfvec or binary), a Matryoshka length (<c>dimensions</c>), a query model folder
+/// (<c>queryModelPath</c>) and, for binary, the rerank oversample (<c>rerankOversample</c>).
+/// </summary>
+public sealed record VersionModelRequest(
+    string? Version, string? ModelPath, string? Representation = null, int? Dimensions = null, string? QueryModelPath = null, int? RerankOversample = null)
+{
+    /// <summary>The registration the coordinator takes.</summary>
+    /// <exception cref="ArgumentException">The model path is missing or the representation is unknown.</exception>
+    public ModelRegistration ToRegistration() =>
+        new(string.IsNullOrWhiteSpace(ModelPath) ? throw new ArgumentException("modelPath is required.") : ModelPath)
+        {
+            Representation = ModelRegistration.ParseRepresentation(Representation),
+            Dimensions = Dimensions,
+            QueryModelPath = QueryModelPath,
+            RerankOversample = RerankOversample,
+        };
+}
 
 /// <summary>A traffic change.</summary>
 public sealed record TrafficRequest(string? Version, int? Percent);

@@ -14,6 +14,15 @@ public interface IVersionCoordinatorGrain : IGrainWithStringKey
     /// </summary>
     Task<ModelVersionStatus> RegisterModelAsync(string version, string modelPath);
 
+    /// <summary>
+    /// Registers <paramref name="version"/> as <paramref name="registration"/> says (document model, representation,
+    /// Matryoshka length, query model), after checking the combination (binary needs a normalised model, the length must
+    /// be one the model lists, the query model must produce the document model's dimensions) and embedding a probe text
+    /// as document and as query on a worker of every active silo. Repeating the same registration is a no-op; another
+    /// registration under the same name is refused.
+    /// </summary>
+    Task<ModelVersionStatus> RegisterModelAsync(string version, ModelRegistration registration);
+
     /// <summary>Starts rolling out a registered version beside the primary one; repeating it for the same version is a no-op.</summary>
     Task<RolloutStatus> StartRolloutAsync(string version);
 

@@ -1,6 +1,6 @@
 namespace Orleans.Embeddings.Rollouts;
 
-/// <summary>One model version of a collection as the coordinator sees it.</summary>
+/// <summary>One model version of a collection as the coordinator sees it (<paramref name="Dimensions"/>: the stored length).</summary>
 [GenerateSerializer, Immutable]
 public sealed record ModelVersionStatus(
     [property: Id(0)] string Version,
@@ -10,4 +10,13 @@ public sealed record ModelVersionStatus(
     [property: Id(4)] int Dimensions,
     [property: Id(5)] string? ModelPath,
     [property: Id(6)] string? Error,
-    [property: Id(7)] DateTimeOffset StateChangedAt);
+    [property: Id(7)] DateTimeOffset StateChangedAt)
+{
+    /// <summary>How the version stores and indexes vectors, e.g. <c>vector(384)</c>, <c>halfvec(256)</c>, <c>binary(384)+halfvec rerank x4</c>.</summary>
+    [Id(8)]
+    public string? Representation { get; init; }
+
+    /// <summary>The separate query model folder, or null when queries use the document model.</summary>
+    [Id(9)]
+    public string? QueryModelPath { get; init; }
+}

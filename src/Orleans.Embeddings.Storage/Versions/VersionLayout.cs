@@ -18,6 +18,16 @@ public sealed record VersionLayout(int Dimensions, VectorElementType ElementType
     /// <summary>With binary quantization: how many candidates per requested hit are reranked on the stored vector (1–100).</summary>
     public int RerankOversample { get; init; } = DefaultRerankOversample;
 
+    /// <summary>A readable name of the representation, e.g. <c>vector(384)</c>, <c>halfvec(256)</c>, <c>binary(384)+halfvec rerank x4</c>.</summary>
+    public string Description
+    {
+        get
+        {
+            var stored = $"{(ElementType == VectorElementType.HalfVec ? "halfvec" : "vector")}";
+            return Quantization == VectorQuantization.Binary ? $"binary({Dimensions})+{stored} rerank x{RerankOversample}" : $"{stored}({Dimensions})";
+        }
+    }
+
     /// <summary>Checks the layout; the message names the setting that is wrong.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()

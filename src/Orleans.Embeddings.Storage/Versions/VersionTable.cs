@@ -67,9 +67,7 @@ public sealed record VersionTable(
     public string IndexDistanceOperator => Quantization == VectorQuantization.Binary ? "<~>" : DistanceOperator;
 
     /// <summary>A readable name of the representation, e.g. <c>vector(384)</c>, <c>halfvec(256)</c>, <c>binary(384)+halfvec rerank x4</c>.</summary>
-    public string Representation => Quantization == VectorQuantization.Binary
-        ? $"binary({Dimensions})+{SqlElementType} rerank x{RerankOversample}"
-        : ColumnType;
+    public string Representation => Layout.Description;
 
     /// <summary>The SQL expression turning the operator's distance into a higher-is-closer score.</summary>
     internal string ScoreExpression(string distance) => Distance switch

@@ -9,13 +9,21 @@ public static class ModelProbe
     public const string Text = "Orleans embeddings probe: the quick brown fox jumps over the lazy dog.";
 
     /// <summary>Null when <paramref name="vector"/> is a usable embedding of <paramref name="folder"/>'s model, else what is wrong with it.</summary>
-    public static string? Check(EmbeddingModelFolder folder, float[] vector)
+    public static string? Check(EmbeddingModelFolder folder, float[] vector) => Check(folder, vector, folder?.Dimensions ?? 0);
+
+    /// <summary>
+    /// Null when <paramref name="vector"/> is a usable embedding of <paramref name="folder"/>'s model stored at
+    /// <paramref name="dimensions"/> (its length, or a Matryoshka length it is truncated to), else what is wrong with it.
+    /// </summary>
+    public static string? Check(EmbeddingModelFolder folder, float[] vector, int dimensions)
     {
         ArgumentNullException.ThrowIfNull(folder);
         ArgumentNullException.ThrowIfNull(vector);
-        if (vector.Length != folder.Dimensions)
+        if (vector.Length != dimensions)
         {
-            return $"the model in {folder.Directory} declares {folder.Dimensions} dimensions but produced {vector.Length}";
+            return dimensions == folder.Dimensions
+                ? $"the model in {folder.Directory} declares {folder.Dimensions} dimensions but produced {vector.Length}"
+                : $"the version stores {dimensions} dimensions of the model in {folder.Directory} but its workers produced {vector.Length}";
         }
 
         if (vector.Any(v => !float.IsFinite(v)))

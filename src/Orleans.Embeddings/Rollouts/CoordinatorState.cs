@@ -1,3 +1,5 @@
+using Orleans.Embeddings.Storage.Versions;
+
 namespace Orleans.Embeddings.Rollouts;
 
 /// <summary>The version coordinator's durable state (stored as JSON in <c>embeddings_coordinators</c>).</summary>
@@ -26,6 +28,12 @@ internal sealed class VersionRecord
     public int Dimensions { get; set; }
 
     public string? ModelPath { get; set; }
+
+    public string? QueryModelPath { get; set; }
+
+    public VectorRepresentation Representation { get; set; }
+
+    public int RerankOversample { get; set; } = VersionLayout.DefaultRerankOversample;
 
     public string? Error { get; set; }
 

@@ -8,6 +8,7 @@ using Orleans.Embeddings.Devices;
 using Orleans.Embeddings.Hosting;
 using Orleans.Embeddings.Indexing;
 using Orleans.Embeddings.Inference.Models;
+using Orleans.Embeddings.Search;
 using Orleans.Embeddings.Storage.Naming;
 using Orleans.Embeddings.Storage.Reconciliation;
 using Orleans.Embeddings.Storage.Rollouts;
@@ -62,11 +63,27 @@ internal sealed partial class VersionCoordinatorGrain(
         UpdateTimer();
     }
 
-    public async Task<ModelVersionStatus> RegisterModelAsync(string version, string modelPath)
+    public Task<ModelVersionStatus> RegisterModelAsync(string version, string modelPath) =>
+        RegisterModelAsync(version, new ModelRegistration(modelPath));
+
+    public async Task<ModelVersionStatus> RegisterModelAsync(string version, ModelRegistration registration)
     {
         StorageNames.Validate(version, "version");
-        ArgumentException.ThrowIfNullOrWhiteSpace(modelPath);
-        var path = Path.GetFullPath(modelPath);
+        ArgumentNullException.ThrowIfNull(registration);
+        ArgumentException.ThrowIfNullOrWhiteSpace(registration.ModelPath);
+        var path = Path.GetFullPath(registration.ModelPath);
+        var queryPath = string.IsNullOrWhiteSpace(registration.QueryModelPath) ? null : Path.GetFullPath(registration.QueryModelPath);
+        var (model, queryModel) = (LoadFolder(path, version, "model"), queryPath is null ? null : LoadFolder(queryPath, version, "query model"));
+        VersionLayout layout;
+        try
+        {
+            layout = VersionLayoutPlanner.Plan(registration, model, queryModel);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new RolloutCommandException($"Version {version} of {_collection} was not registered: {ex.Message}.");
+        }
+
         if (_state.Versions.TryGetValue(version, out var known))
         {
             if (known.State == VersionState.Retired)
@@ -74,32 +91,31 @@ internal sealed partial class VersionCoordinatorGrain(
                 throw new RolloutCommandException($"Version {version} of {_collection} was retired; register the model under a new version name.");
             }
 
-            if (known.ModelPath is not null && known.ModelPath != path)
+            var same = known.ModelPath == path && known.QueryModelPath == queryPath && known.Representation == registration.Representation
+                && known.Dimensions == layout.Dimensions && (known.Representation != VectorRepresentation.Binary || known.RerankOversample == layout.RerankOversample);
+            if (known.ModelPath is not null && !same)
             {
                 throw new RolloutCommandException(
-                    $"Version {version} of {_collection} is already registered with the model in {known.ModelPath} (state {known.State}); register {path} under a new version name.");
+                    $"Version {version} of {_collection} is already registered as {Describe(known)} (state {known.State}); register {Describe(path, queryPath, layout)} under a new version name.");
             }
 
-            if (known.ModelPath == path)
+            if (same)
             {
                 return ToStatus(known, await routing.GetAsync(_collection));
             }
         }
 
-        EmbeddingModelFolder folder;
         try
         {
-            folder = EmbeddingModelFolder.Load(path);
+            await catalog.RegisterVersionAsync(_collection, version, layout);
         }
-        catch (ModelFolderException ex)
+        catch (InvalidOperationException ex)
         {
-            // Not wrapped: the inner exception would have to cross the wire to the caller.
-            throw new RolloutCommandException($"The model folder {path} cannot be registered as {version}: {ex.Message}");
+            throw new RolloutCommandException(ex.Message);
         }
 
-        await catalog.RegisterVersionAsync(_collection, version, folder.Dimensions, VectorElementType.Vector, DistanceMetric.Cosine);
-        await catalog.SetModelPathAsync(_collection, version, folder.Directory);
-        var failure = await ProbeOnEverySiloAsync(folder, version);
+        await catalog.SetModelPathsAsync(_collection, version, model.Directory, queryModel?.Directory);
+        var failure = await ProbeOnEverySiloAsync(model, version, layout.Dimensions);
         if (failure is not null)
         {
             if (known is null)
@@ -111,15 +127,39 @@ internal sealed partial class VersionCoordinatorGrain(
         }
 
         var record = known ?? new VersionRecord { Version = version };
-        record.ModelPath = folder.Directory;
-        record.Dimensions = folder.Dimensions;
+        record.ModelPath = model.Directory;
+        record.QueryModelPath = queryModel?.Directory;
+        record.Dimensions = layout.Dimensions;
+        record.Representation = registration.Representation;
+        record.RerankOversample = layout.RerankOversample;
         record.Error = null;
         SetState(record, VersionState.Registered);
         _state.Versions[version] = record;
         await SaveAsync();
-        LogRegistered(logger, _collection, version, folder.Directory, folder.Dimensions);
+        LogRegistered(logger, _collection, version, model.Directory, layout.Dimensions);
         return ToStatus(record, await routing.GetAsync(_collection));
     }
+
+    private EmbeddingModelFolder LoadFolder(string path, string version, string what)
+    {
+        try
+        {
+            return EmbeddingModelFolder.Load(path);
+        }
+        catch (ModelFolderException ex)
+        {
+            // Not wrapped: the inner exception would have to cross the wire to the caller.
+            throw new RolloutCommandException($"The {what} folder {path} cannot be registered as {version}: {ex.Message}");
+        }
+    }
+
+    private static string Describe(VersionRecord record) => Describe(record.ModelPath!, record.QueryModelPath, LayoutOf(record));
+
+    private static string Describe(string path, string? queryPath, VersionLayout layout) =>
+        $"{path} ({layout.Description}{(queryPath is null ? string.Empty : $", query model {queryPath}")})";
+
+    private static VersionLayout LayoutOf(VersionRecord record) =>
+        VersionLayoutPlanner.Layout(record.Representation, record.Dimensions, record.RerankOversample);
 
     public async Task<RolloutStatus> StartRolloutAsync(string version)
     {
@@ -160,7 +200,7 @@ internal sealed partial class VersionCoordinatorGrain(
             ?? throw new RolloutCommandException($"Collection {_collection} has no primary version to roll {version} out beside.");
 
         // Provision: the table exists from registration; make sure it is there (a rolled-back version keeps its rows).
-        await catalog.RegisterVersionAsync(_collection, version, target.Dimensions, VectorElementType.Vector, DistanceMetric.Cosine);
+        await catalog.RegisterVersionAsync(_collection, version, LayoutOf(target));
         var now = DateTimeOffset.UtcNow;
         _state.Rollout = new RunRecord
         {
@@ -774,12 +814,15 @@ internal sealed partial class VersionCoordinatorGrain(
                 State = state,
                 Dimensions = table.Dimensions,
                 ModelPath = await catalog.GetModelPathAsync(_collection, table.Version, cancellationToken),
+                QueryModelPath = await catalog.GetQueryModelPathAsync(_collection, table.Version, cancellationToken),
+                Representation = VersionLayoutPlanner.RepresentationOf(table),
+                RerankOversample = table.RerankOversample,
                 ChangedAt = DateTimeOffset.UtcNow,
             };
         }
     }
 
-    private async Task<string?> ProbeOnEverySiloAsync(EmbeddingModelFolder folder, string version)
+    private async Task<string?> ProbeOnEverySiloAsync(EmbeddingModelFolder folder, string version, int dimensions)
     {
         var targets = devices.ActiveDevices();
         if (targets.Count == 0)
@@ -792,7 +835,9 @@ internal sealed partial class VersionCoordinatorGrain(
             try
             {
                 var worker = GrainFactory.GetGrain<IEmbeddingWorkerGrain>(new WorkerKey(_collection, version, device.Silo, device.Device).ToString());
-                if (ModelProbe.Check(folder, await worker.EmbedQueryAsync(ModelProbe.Text)) is { } problem)
+                // Both paths: a version may embed queries with a model of their own.
+                var document = (await worker.EmbedAsync([ModelProbe.Text], TextKind.Document))[0];
+                if ((ModelProbe.Check(folder, document, dimensions) ?? ModelProbe.Check(folder, await worker.EmbedQueryAsync(ModelProbe.Text), dimensions)) is { } problem)
                 {
                     return $"on silo {device.Silo} ({device.Device}), {problem}";
                 }
@@ -808,7 +853,11 @@ internal sealed partial class VersionCoordinatorGrain(
 
     private ModelVersionStatus ToStatus(VersionRecord record, RoutingRecord? routed) => new(
         record.Version, record.State, routed?.Traffic.GetValueOrDefault(record.Version) ?? 0, routed?.WriteTargets.Contains(record.Version) ?? false,
-        record.Dimensions, record.ModelPath, record.Error, record.ChangedAt);
+        record.Dimensions, record.ModelPath, record.Error, record.ChangedAt)
+    {
+        Representation = LayoutOf(record).Description,
+        QueryModelPath = record.QueryModelPath,
+    };
 
     private async Task<RunProgress> ToProgressAsync(RunRecord run)
     {

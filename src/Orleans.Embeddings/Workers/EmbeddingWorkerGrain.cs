@@ -23,6 +23,7 @@ internal sealed class EmbeddingWorkerGrain(
     : Grain, IEmbeddingWorkerGrain
 {
     private DynamicBatcher _batcher = null!;
+    private DynamicBatcher? _queryBatcher;
     private RowWriteBatcher _rows = null!;
     private VersionTable _table = null!;
     private WorkerKey _key;
@@ -33,11 +34,12 @@ internal sealed class EmbeddingWorkerGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _key = WorkerKey.Parse(this.GetPrimaryKeyString());
-        var (table, session) = await sessions.GetAsync(_key.Collection, _key.Version, _key.Device);
+        var (table, session, querySession) = await sessions.GetAsync(_key.Collection, _key.Version, _key.Device);
         _table = table;
         _batcher = new DynamicBatcher(session, options.Value.Batching);
+        _queryBatcher = querySession is null ? null : new DynamicBatcher(querySession, QueryModelBatching(options.Value.Batching));
         _rows = new RowWriteBatcher(writer, table, options.Value.MaxWriteBatch);
-        _embedder = new LocalEmbedder(_batcher);
+        _embedder = new LocalEmbedder(_batcher, _queryBatcher, table.Dimensions);
         localWorkers.Add(_key.Collection, _key.Version, _embedder);
     }
 
@@ -45,6 +47,11 @@ internal sealed class EmbeddingWorkerGrain(
     {
         localWorkers.Remove(_key.Collection, _key.Version, _embedder);
         await _batcher.DisposeAsync();
+        if (_queryBatcher is not null)
+        {
+            await _queryBatcher.DisposeAsync();
+        }
+
         await _rows.DisposeAsync();
     }
 
@@ -73,12 +80,12 @@ internal sealed class EmbeddingWorkerGrain(
             items = await UpdateMetadataAsync(items);
         }
 
-        var embeddings = new Task<Inference.Sessions.TextEmbedding>?[items.Count];
+        var embeddings = new Task<float[]>?[items.Count];
         for (var i = 0; i < items.Count; i++)
         {
             if (items[i].Content is { } content)
             {
-                embeddings[i] = _batcher.EmbedAsync(content, lane);
+                embeddings[i] = _embedder.EmbedDocumentAsync(content, lane);
             }
         }
 
@@ -87,7 +94,7 @@ internal sealed class EmbeddingWorkerGrain(
         {
             var item = items[i];
             rows[i] = embeddings[i] is { } embedding
-                ? EmbeddingRow.Upsert(item.Id, item.Seq, (await embedding).Vector, item.MetadataJson)
+                ? EmbeddingRow.Upsert(item.Id, item.Seq, await embedding, item.MetadataJson)
                 : EmbeddingRow.Tombstone(item.Id, item.Seq);
         }
 
@@ -99,6 +106,18 @@ internal sealed class EmbeddingWorkerGrain(
             await _rows.WriteAsync(rows);
         }
     }
+
+    // The query model's batcher takes queries only: one document runner (idle) and no bulk runners of its own.
+    private static DynamicBatcherOptions QueryModelBatching(DynamicBatcherOptions batching) => new()
+    {
+        MaxBatchSize = batching.MaxBatchSize,
+        QueryMaxWait = batching.QueryMaxWait,
+        InlineQueryBelow = batching.InlineQueryBelow,
+        MaxPaddedTokens = batching.MaxPaddedTokens,
+        LaneCapacity = batching.LaneCapacity,
+        DocumentRunners = 1,
+        BulkNice = 0,
+    };
 
     // A redelivered change that this version already holds (at its seq or newer) is not embedded again.
     private async Task<IReadOnlyList<IndexItem>> SkipWrittenAsync(IReadOnlyList<IndexItem> items)

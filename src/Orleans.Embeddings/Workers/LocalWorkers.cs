@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Orleans.Embeddings.Inference.Batching;
+using Orleans.Embeddings.Inference.Pooling;
 using Orleans.Embeddings.Search;
 
 namespace Orleans.Embeddings.Workers;
@@ -32,13 +33,20 @@ public sealed class LocalWorkers
     private sealed record ImmutableEmbedders(LocalEmbedder[] Items);
 }
 
-/// <summary>What a worker lends to <see cref="LocalWorkers"/>: its batcher, and the count of texts it embedded.</summary>
-public sealed class LocalEmbedder(DynamicBatcher batcher)
+/// <summary>
+/// What a worker lends to <see cref="LocalWorkers"/>: how its version embeds (the document model's batcher, the query
+/// model's when the version has one, and the Matryoshka length vectors are truncated to), and the count of texts it
+/// embedded. Every vector of the version, document or query, goes through here, so both always agree in length and space.
+/// </summary>
+/// <param name="batcher">The document model's batcher (its query lane embeds queries when there is no query model).</param>
+/// <param name="queryBatcher">The query model's batcher, or null.</param>
+/// <param name="dimensions">The version's stored length; longer vectors are truncated to it and renormalised.</param>
+public sealed class LocalEmbedder(DynamicBatcher batcher, DynamicBatcher? queryBatcher = null, int? dimensions = null)
 {
     private long _texts;
 
     /// <summary>Queries waiting in the worker's query lane.</summary>
-    public int QueuedQueries => batcher.GetQueuedCount(EmbeddingLane.Query);
+    public int QueuedQueries => (queryBatcher ?? batcher).GetQueuedCount(EmbeddingLane.Query);
 
     /// <summary>Texts embedded through this worker (by the grain or directly).</summary>
     public long TextsEmbedded => Interlocked.Read(ref _texts);
@@ -50,18 +58,29 @@ public sealed class LocalEmbedder(DynamicBatcher batcher)
     public async Task<float[][]> EmbedAsync(IReadOnlyList<string> texts, TextKind kind)
     {
         ArgumentNullException.ThrowIfNull(texts);
-        var lane = kind == TextKind.Query ? EmbeddingLane.Query : EmbeddingLane.Live;
-        var embeddings = await Task.WhenAll(texts.Select(t => batcher.EmbedAsync(t ?? throw new ArgumentException("A text to embed is null.", nameof(texts)), lane))).ConfigureAwait(false);
+        var embeddings = await Task.WhenAll(texts.Select(t => kind == TextKind.Query
+            ? EmbedQueryCoreAsync(t ?? throw new ArgumentException("A text to embed is null.", nameof(texts)))
+            : EmbedDocumentAsync(t ?? throw new ArgumentException("A text to embed is null.", nameof(texts)), EmbeddingLane.Live))).ConfigureAwait(false);
         Count(texts.Count);
-        return [.. embeddings.Select(e => e.Vector)];
+        return embeddings;
     }
 
-    /// <summary>Embeds one query on the query lane.</summary>
+    /// <summary>Embeds one query on the query lane (of the query model, when the version has one).</summary>
     public async Task<float[]> EmbedQueryAsync(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var embedding = await batcher.EmbedAsync(text, EmbeddingLane.Query).ConfigureAwait(false);
+        var vector = await EmbedQueryCoreAsync(text).ConfigureAwait(false);
         Count(1);
-        return embedding.Vector;
+        return vector;
     }
+
+    /// <summary>Embeds one document on <paramref name="lane"/> (live or bulk) with the document model; not counted.</summary>
+    public async Task<float[]> EmbedDocumentAsync(string text, EmbeddingLane lane) =>
+        Fit((await batcher.EmbedAsync(text, lane).ConfigureAwait(false)).Vector);
+
+    private async Task<float[]> EmbedQueryCoreAsync(string text) =>
+        Fit((await (queryBatcher ?? batcher).EmbedAsync(text, EmbeddingLane.Query).ConfigureAwait(false)).Vector);
+
+    private float[] Fit(float[] vector) =>
+        dimensions is { } length && length < vector.Length ? VectorPooling.Truncate(vector, length) : vector;
 }

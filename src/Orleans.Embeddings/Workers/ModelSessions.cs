@@ -7,53 +7,69 @@ using Orleans.Embeddings.Storage.Versions;
 
 namespace Orleans.Embeddings.Workers;
 
-/// <summary>One ONNX Runtime session per (model version, device) on this silo, loaded from the folder the registry names.</summary>
+/// <summary>
+/// One ONNX Runtime session per (model, device) on this silo, loaded from the folders the registry names: a version's
+/// document model and, when it has one, its separate query model.
+/// </summary>
 public sealed class ModelSessions(CollectionCatalog catalog, IOptions<IndexerOptions> options) : IDisposable
 {
     private readonly EmbeddingSessionRegistry _registry = new();
-    private readonly ConcurrentDictionary<(string, string), Lazy<Task<(VersionTable, EmbeddingModelFolder)>>> _versions = new();
+    private readonly ConcurrentDictionary<(string, string), Lazy<Task<(VersionTable, EmbeddingModelFolder, EmbeddingModelFolder?)>>> _versions = new();
 
-    /// <summary>The table and session of a version on a device.</summary>
-    /// <exception cref="InvalidOperationException">The version is not registered, has no model, or its model does not match its table.</exception>
-    public async Task<(VersionTable Table, EmbeddingSession Session)> GetAsync(string collection, string version, string device)
+    /// <summary>
+    /// The table of a version and its sessions on a device: the document model's, and the query model's (null when
+    /// queries use the document model). Vectors longer than the table's dimensions are truncated to them (Matryoshka).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The version is not registered, has no model, or its models do not match its table.</exception>
+    public async Task<(VersionTable Table, EmbeddingSession Session, EmbeddingSession? QuerySession)> GetAsync(string collection, string version, string device)
     {
-        var lazy = _versions.GetOrAdd((collection, version), key => new Lazy<Task<(VersionTable, EmbeddingModelFolder)>>(() => LoadAsync(key.Item1, key.Item2)));
-        (VersionTable, EmbeddingModelFolder) loaded;
+        var lazy = _versions.GetOrAdd((collection, version), key => new Lazy<Task<(VersionTable, EmbeddingModelFolder, EmbeddingModelFolder?)>>(() => LoadAsync(key.Item1, key.Item2)));
+        (VersionTable, EmbeddingModelFolder, EmbeddingModelFolder?) loaded;
         try
         {
             loaded = await lazy.Value.ConfigureAwait(false);
         }
         catch
         {
-            _versions.TryRemove(new KeyValuePair<(string, string), Lazy<Task<(VersionTable, EmbeddingModelFolder)>>>((collection, version), lazy));
+            _versions.TryRemove(new KeyValuePair<(string, string), Lazy<Task<(VersionTable, EmbeddingModelFolder, EmbeddingModelFolder?)>>>((collection, version), lazy));
             throw;
         }
 
-        var session = _registry.GetOrCreate(loaded.Item2, new EmbeddingSessionOptions
+        var sessionOptions = new EmbeddingSessionOptions
         {
             Device = InferenceDevice.Parse(device),
             IntraOpThreads = options.Value.IntraOpThreads,
             AllowSpinning = options.Value.OnnxSpinning,
-        });
-        return (loaded.Item1, session);
+        };
+        var session = _registry.GetOrCreate(loaded.Item2, sessionOptions);
+        var querySession = loaded.Item3 is { } queryFolder ? _registry.GetOrCreate(queryFolder, sessionOptions) : null;
+        return (loaded.Item1, session, querySession);
     }
 
     /// <inheritdoc />
     public void Dispose() => _registry.Dispose();
 
-    private async Task<(VersionTable, EmbeddingModelFolder)> LoadAsync(string collection, string version)
+    private async Task<(VersionTable, EmbeddingModelFolder, EmbeddingModelFolder?)> LoadAsync(string collection, string version)
     {
         var table = await catalog.GetVersionAsync(collection, version).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Version {version} of collection {collection} is not registered.");
         var path = await catalog.GetModelPathAsync(collection, version).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Version {version} of collection {collection} has no model folder recorded.");
         var folder = EmbeddingModelFolder.Load(path);
-        if (folder.Dimensions != table.Dimensions)
+        if (folder.Dimensions != table.Dimensions && !folder.MatryoshkaDimensions.Contains(table.Dimensions))
         {
             throw new InvalidOperationException(
-                $"The model in {path} has {folder.Dimensions} dimensions but version {version} of {collection} stores {table.Dimensions}.");
+                $"The model in {path} has {folder.Dimensions} dimensions (Matryoshka lengths: {string.Join(", ", folder.MatryoshkaDimensions)}) but version {version} of {collection} stores {table.Dimensions}.");
         }
 
-        return (table, folder);
+        var queryPath = await catalog.GetQueryModelPathAsync(collection, version).ConfigureAwait(false);
+        var queryFolder = queryPath is null ? null : EmbeddingModelFolder.Load(queryPath);
+        if (queryFolder is not null && queryFolder.Dimensions != table.Dimensions && queryFolder.Dimensions != folder.Dimensions)
+        {
+            throw new InvalidOperationException(
+                $"The query model in {queryPath} has {queryFolder.Dimensions} dimensions but version {version} of {collection} stores {table.Dimensions} of a {folder.Dimensions}-dimension model.");
+        }
+
+        return (table, folder, queryFolder);
     }
 }
