@@ -48,10 +48,18 @@ public sealed class OperatorApiTests(PostgresServer server) : IAsyncLifetime
 
         var register = await EmbeddingsCli.RunAsync(["models", "register", "v2", folder, .. connection], Cancellation);
         Assert.True(register.ExitCode == 0, register.Output);
-        Assert.Contains("registered v2: 24 dimensions", register.Output, StringComparison.Ordinal);
+        Assert.Contains("registered v2: vector(24), Registered", register.Output, StringComparison.Ordinal);
+
+        var badLength = await EmbeddingsCli.RunAsync(["models", "register", "v3", folder, "--representation", "binary", "--dimensions", "12", .. connection], Cancellation);
+        Assert.Equal(1, badLength.ExitCode);
+        Assert.Contains("was not trained for Matryoshka truncation", badLength.Output, StringComparison.Ordinal);
+        var badRepresentation = await EmbeddingsCli.RunAsync(["models", "register", "v3", folder, "--representation", "int8", .. connection], Cancellation);
+        Assert.Equal(1, badRepresentation.ExitCode);
+        Assert.Contains("'int8' is not a vector representation", badRepresentation.Output, StringComparison.Ordinal);
 
         var list = await EmbeddingsCli.RunAsync(["models", "list", .. connection], Cancellation);
         Assert.Contains("v2", list.Output, StringComparison.Ordinal);
+        Assert.Contains("vector(24)", list.Output, StringComparison.Ordinal);
         Assert.Contains("Primary", list.Output, StringComparison.Ordinal);
 
         var start = await EmbeddingsCli.RunAsync(["rollout", "start", "v2", .. connection], Cancellation);
