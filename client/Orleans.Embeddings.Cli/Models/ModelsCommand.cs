@@ -10,6 +10,7 @@ internal static class ModelsCommand
         var models = new Command("models", "Build and inspect embedding models.");
         models.Subcommands.Add(BuildStaticCommand.Create());
         models.Subcommands.Add(BuildEncoderCommand.Create());
+        models.Subcommands.Add(BuildQueryModelCommand.Create());
         models.Subcommands.Add(Rollouts.ModelRegistryCommands.Register());
         models.Subcommands.Add(Rollouts.ModelRegistryCommands.List());
         models.Subcommands.Add(Rollouts.ModelRegistryCommands.Index());

@@ -1,5 +1,4 @@
 using Orleans.Embeddings.Inference.Models;
-using Orleans.Embeddings.Inference.Onnx;
 
 namespace Orleans.Embeddings.Inference.Builders;
 
@@ -51,36 +50,9 @@ public sealed class StaticEmbeddingModelBuilder
             }
         }
 
-        Directory.CreateDirectory(outputDirectory);
-        File.WriteAllBytes(Path.Combine(outputDirectory, "model.onnx"), BuildGraph(table, tokens.Count, Dimensions));
+        StaticEmbeddingFolder.WriteModel(outputDirectory, table, tokens.Count, Dimensions, name, MaxTokens);
         vocabulary.Write(Path.Combine(outputDirectory, "vocab.txt"));
         ModelFolderFiles.WriteJson(outputDirectory, "tokenizer_config.json", new { do_lower_case = true, model_max_length = MaxTokens, tokenizer_class = "BertTokenizer" });
-        ModelFolderFiles.WriteJson(outputDirectory, "config.json", new { model_type = "static-embedding", hidden_size = Dimensions, vocab_size = tokens.Count });
-        Directory.CreateDirectory(Path.Combine(outputDirectory, "1_Pooling"));
-        ModelFolderFiles.WriteJson(outputDirectory, Path.Combine("1_Pooling", "config.json"), new { word_embedding_dimension = Dimensions, pooling_mode_mean_tokens = true, pooling_mode_cls_token = false });
-        ModelFolderFiles.WriteJson(outputDirectory, EmbeddingModelManifest.FileName, new EmbeddingModelManifest
-        {
-            Name = name,
-            Dimensions = Dimensions,
-            Pooling = "mean",
-            Normalize = true,
-            MaxTokens = MaxTokens,
-            OutputName = "token_embeddings",
-        });
         return EmbeddingModelFolder.Load(outputDirectory);
     }
-
-    // token_embeddings[b, t, :] = table[input_ids[b, t], :] * attention_mask[b, t]
-    private static byte[] BuildGraph(float[] table, int vocabularySize, int dimensions) =>
-        new OnnxGraphBuilder("static_embedding")
-            .AddInput("input_ids", OnnxElementType.Int64, "batch", "tokens")
-            .AddInput("attention_mask", OnnxElementType.Int64, "batch", "tokens")
-            .AddOutput("token_embeddings", OnnxElementType.Float, "batch", "tokens", (long)dimensions)
-            .AddInitializer("embedding_table", table, vocabularySize, dimensions)
-            .AddInitializer("last_axis", (ReadOnlySpan<long>)[2L], 1)
-            .AddNode("Gather", ["embedding_table", "input_ids"], ["gathered"], new Dictionary<string, object> { ["axis"] = 0L })
-            .AddNode("Cast", ["attention_mask"], ["mask_float"], new Dictionary<string, object> { ["to"] = (long)OnnxElementType.Float })
-            .AddNode("Unsqueeze", ["mask_float", "last_axis"], ["mask_3d"])
-            .AddNode("Mul", ["gathered", "mask_3d"], ["token_embeddings"])
-            .Build();
 }
