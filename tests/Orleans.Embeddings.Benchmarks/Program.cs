@@ -10,6 +10,7 @@ using Orleans.Embeddings.Benchmarks.Streams;
 var benchmarks = new Dictionary<string, Func<string?, IBenchmark?>>(StringComparer.Ordinal)
 {
     ["inference"] = option => option is null ? new InferenceBenchmark() : null,
+    ["compact"] = option => option is null ? new Orleans.Embeddings.Benchmarks.Compact.CompactBenchmark() : null,
     ["eval"] = option => option is null ? new Orleans.Embeddings.Benchmarks.Evaluation.EvalBenchmark() : null,
     ["ingest"] = option => option is null ? new IngestBenchmark() : null,
     ["rollout"] = option => option is null or "encoder" or "static" ? new RolloutBenchmark(option) : null,

@@ -1,0 +1,275 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics.Tensors;
+using System.Text.Json;
+using Npgsql;
+using Orleans.Embeddings.Inference.Builders;
+using Orleans.Embeddings.Inference.Models;
+using Orleans.Embeddings.Inference.Pooling;
+using Orleans.Embeddings.Inference.Sessions;
+using Orleans.Embeddings.Storage.Search;
+using Orleans.Embeddings.Storage.Vectors;
+using Orleans.Embeddings.Storage.Versions;
+
+namespace Orleans.Embeddings.Benchmarks.Compact;
+
+/// <summary>
+/// Compact representations of one document model side by side, on a 20k-document subset of the Debian corpus embedded by
+/// the minilm-l6 encoder: fp32, halfvec, binary quantization with an exact rerank, and Matryoshka lengths, each in a
+/// version table of its own with its HNSW index. For each: table + index bytes, recall of the exact fp32 top-10,
+/// nDCG@10 on the built-in set (a package's synopsis finds the package), and search latency, the tables searched in
+/// turn query by query so that drift hits them alike. Then a small static query model distilled from the encoder on the
+/// same corpus: query embedding latency against the encoder's, and its searches' nDCG@10 against the encoder queries'.
+/// </summary>
+internal sealed class CompactBenchmark : IBenchmark
+{
+    private const int Documents = 20_000;
+    private const int TokenLimit = 128;
+    private const int K = 10;
+    private const int Rounds = 2;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var total = Stopwatch.StartNew();
+        var corpus = await DebianCorpus.LoadAsync(cancellationToken);
+        var subset = corpus.OrderBy(p => p.Id, StringComparer.Ordinal).Where((_, i) => i % (corpus.Count / Documents) == 0).Take(Documents).ToArray();
+        var queries = EvaluationQueries(corpus, subset);
+        var models = Directory.CreateTempSubdirectory("oe-bench-compact-").FullName;
+        try
+        {
+            Console.WriteLine($"compact benchmark: {subset.Length:N0} Debian packages, minilm-l6 (seeded, token limit {TokenLimit}), {queries.Length} synopsis queries, k = {K}, {Environment.ProcessorCount} cores");
+            var (encoder, _) = new EncoderModelBuilder { Configuration = EncoderConfiguration.MiniLmL6 with { MaxPositions = TokenLimit } }
+                .Build(corpus.Select(p => p.Content), Path.Combine(models, "minilm"), "minilm-l6-seeded");
+            var clock = Stopwatch.StartNew();
+            var rate = RawOnnx.Measure(encoder, [.. subset.Select(p => p.Content)], new RawOnnx.Configuration(8, Environment.ProcessorCount, 1), out var documents, byTokens: true);
+            Console.WriteLine($"embedded the documents in {clock.Elapsed.TotalSeconds:F0} s ({rate:F0} docs/s)");
+
+            // The query model: a static token table distilled from the encoder on the same corpus.
+            clock.Restart();
+            QueryModelDistillation distillation;
+            using (var encoderSession = new EmbeddingSession(encoder))
+            {
+                distillation = new QueryModelDistiller().Distill(encoderSession, subset.Select(p => p.Content), Path.Combine(models, "query"), "minilm-l6-query");
+            }
+
+            Console.WriteLine(
+                $"distilled the query model in {clock.Elapsed.TotalSeconds:F0} s ({distillation.TrainingQueries:N0} spans of {distillation.TextsUsed:N0} texts); held-out cosine to the encoder's query vectors " +
+                $"{distillation.Before.MeanCosine:F3} (tokens alone) -> {distillation.After.MeanCosine:F3} (fitted; two different spans: {distillation.HeldOutCosineBetweenSpans:F3})");
+
+            var texts = queries.Select(q => q.Text).ToArray();
+            var (encoderQueries, encoderLatency) = EmbedQueries(encoder, texts);
+            var (smallQueries, smallLatency) = EmbedQueries(distillation.Folder, texts);
+
+            await using var database = await BenchmarkDatabase.CreateAsync("compact", cancellationToken);
+            var catalog = new CollectionCatalog(database.DataSource);
+            var dims = encoder.Dimensions;
+            var candidates = new (string Name, VersionLayout Layout)[]
+            {
+                ("fp32", new VersionLayout(dims, VectorElementType.Vector, DistanceMetric.Cosine)),
+                ("halfvec", new VersionLayout(dims, VectorElementType.HalfVec, DistanceMetric.Cosine)),
+                ("binary x4", new VersionLayout(dims, VectorElementType.HalfVec, DistanceMetric.Cosine) { Quantization = VectorQuantization.Binary, RerankOversample = 4 }),
+                ("binary x10", new VersionLayout(dims, VectorElementType.HalfVec, DistanceMetric.Cosine) { Quantization = VectorQuantization.Binary, RerankOversample = 10 }),
+                ("matryoshka 256", new VersionLayout(256, VectorElementType.Vector, DistanceMetric.Cosine)),
+                ("matryoshka 128", new VersionLayout(128, VectorElementType.Vector, DistanceMetric.Cosine)),
+                ("matryoshka 128 binary x10", new VersionLayout(128, VectorElementType.HalfVec, DistanceMetric.Cosine) { Quantization = VectorQuantization.Binary, RerankOversample = 10 }),
+            };
+
+            var tables = new List<(string Name, VersionTable Table, long Bytes, double BuildSeconds)>();
+            for (var i = 0; i < candidates.Length; i++)
+            {
+                var (name, layout) = candidates[i];
+                var table = await catalog.RegisterVersionAsync("compact", $"v{i}", layout, cancellationToken);
+                var build = await LoadAsync(database.DataSource, table, subset, documents, cancellationToken);
+                tables.Add((name, table, await BytesAsync(database.DataSource, table, cancellationToken), build));
+                Console.WriteLine($"  {name}: {table.Representation}, loaded and indexed (HNSW build {build:F1} s)");
+            }
+
+            // The exact fp32 top-10 of every encoder query, by brute force over the vectors written.
+            var exact = encoderQueries.Select(q => TopK(q, documents, subset)).ToArray();
+            var searches = new VectorSearch(database.DataSource);
+            var runs = tables.Select(_ => new SearchRun(queries.Length)).ToArray();
+            var smallRun = new SearchRun(queries.Length);
+            for (var round = 0; round < Rounds; round++)
+            {
+                for (var q = 0; q < queries.Length; q++)
+                {
+                    for (var t = 0; t < tables.Count; t++)
+                    {
+                        await runs[t].SearchAsync(searches, tables[t].Table, Fit(encoderQueries[q], tables[t].Table.Dimensions), q, round == Rounds - 1, cancellationToken);
+                    }
+
+                    await smallRun.SearchAsync(searches, tables[0].Table, smallQueries[q], q, round == Rounds - 1, cancellationToken);
+                }
+            }
+
+            var fp32 = tables[0];
+            Console.WriteLine();
+            Console.WriteLine($"{"representation",-27} {"stored as",-32} {"MB",8} {"bytes/fp32",10} {"recall@10",9} {"nDCG@10",8} {"p50 ms",7} {"p99 ms",7}");
+            var rows = new List<(string Name, double Ratio, double Recall, double Ndcg, double P50)>();
+            for (var t = 0; t < tables.Count; t++)
+            {
+                var (name, table, bytes, _) = tables[t];
+                var ratio = (double)bytes / fp32.Bytes;
+                var recall = runs[t].RecallAgainst(exact);
+                var ndcg = runs[t].Ndcg(queries);
+                rows.Add((name, ratio, recall, ndcg, runs[t].P50));
+                Console.WriteLine($"{name,-27} {table.Representation,-32} {bytes / 1048576.0,8:F1} {ratio,10:F3} {recall,9:F4} {ndcg,8:F4} {runs[t].P50,7:F2} {runs[t].P99,7:F2}");
+            }
+
+            var exactNdcg = Ndcg(exact.Select(e => (IReadOnlyList<string>)e).ToArray(), queries);
+            Console.WriteLine($"{"exact fp32 (brute force)",-27} {"",-32} {"",8} {"",10} {1.0,9:F4} {exactNdcg,8:F4}");
+
+            var smallRecall = smallRun.RecallAgainst(exact);
+            var smallNdcg = smallRun.Ndcg(queries);
+            Console.WriteLine();
+            Console.WriteLine($"{"queries embedded by",-34} {"p50 ms",7} {"p99 ms",7} {"nDCG@10 (fp32 HNSW)",20} {"recall of encoder's exact top-10",33}");
+            Console.WriteLine($"{"the encoder (minilm-l6)",-34} {Percentile(encoderLatency, 0.5),7:F3} {Percentile(encoderLatency, 0.99),7:F3} {rows[0].Ndcg,20:F4} {rows[0].Recall,33:F4}");
+            Console.WriteLine($"{"the distilled static query model",-34} {Percentile(smallLatency, 0.5),7:F3} {Percentile(smallLatency, 0.99),7:F3} {smallNdcg,20:F4} {smallRecall,33:F4}");
+
+            var binary = rows[2];
+            var half = rows[1];
+            var speedup = Percentile(encoderLatency, 0.5) / Percentile(smallLatency, 0.5);
+            var retained = smallNdcg / rows[0].Ndcg;
+            Console.WriteLine();
+            Console.WriteLine($"binary x4 + rerank: recall@10 {binary.Recall:F4} (target >= 0.95: {Met(binary.Recall >= 0.95)}), bytes {binary.Ratio:F3} of fp32 (target <= 0.25: {Met(binary.Ratio <= 0.25)}), p50 {binary.P50:F2} ms against fp32 {rows[0].P50:F2} ms ({Met(binary.P50 <= rows[0].P50)})");
+            Console.WriteLine($"halfvec: recall@10 {half.Recall:F4} (target >= 0.99: {Met(half.Recall >= 0.99)}), bytes {half.Ratio:F3} of fp32 (target <= 0.55: {Met(half.Ratio <= 0.55)})");
+            Console.WriteLine($"query model: {speedup:F1}x faster query embedding at p50 (target >= 10: {Met(speedup >= 10)}), nDCG@10 retained {retained:F3} (target >= 0.9: {Met(retained >= 0.9)})");
+            Console.WriteLine($"whole run {total.Elapsed.TotalSeconds:F0} s");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"RESULT compact binary_rerank_recall10={binary.Recall:F4} binary_table_bytes_ratio={binary.Ratio:F3} binary_p50_ms={binary.P50:F2} fp32_p50_ms={rows[0].P50:F2} " +
+                $"halfvec_recall10={half.Recall:F4} halfvec_bytes_ratio={half.Ratio:F3} binary_x10_recall10={rows[3].Recall:F4} " +
+                $"matryoshka256_recall10={rows[4].Recall:F4} matryoshka128_recall10={rows[5].Recall:F4} " +
+                $"query_model_speedup={speedup:F1} query_model_ndcg_retained={retained:F3} fp32_ndcg10={rows[0].Ndcg:F4} query_model_ndcg10={smallNdcg:F4}"));
+        }
+        finally
+        {
+            Directory.Delete(models, recursive: true);
+        }
+    }
+
+    private static string Met(bool met) => met ? "met" : "NOT met";
+
+    // The built-in set's queries (a package's synopsis, unique and at least three words; every 32nd) whose package is in the subset.
+    private static (string Text, string Answer)[] EvaluationQueries(IReadOnlyList<DebianCorpus.Package> corpus, DebianCorpus.Package[] subset)
+    {
+        var directory = Directory.CreateTempSubdirectory("oe-bench-compact-set-").FullName;
+        try
+        {
+            Client.Evaluation.TitleEvaluationSet.Write(corpus.Select(p => (p.Id, p.Title)), directory);
+            var set = Client.Evaluation.EvaluationSet.Load(Path.Combine(directory, "queries.tsv"), Path.Combine(directory, "qrels.tsv"));
+            var present = subset.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
+            return [.. set.Judgements
+                .Select(j => (Text: set.Queries[j.Key], Answer: j.Value.Keys.Single()))
+                .Where(q => present.Contains(q.Answer))];
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    // One query at a time on one thread, as a search embeds it; the first of each text warms up, the second is timed.
+    private static (float[][] Vectors, double[] Milliseconds) EmbedQueries(EmbeddingModelFolder folder, string[] texts)
+    {
+        using var session = new EmbeddingSession(folder, new EmbeddingSessionOptions { IntraOpThreads = 1 });
+        var vectors = new float[texts.Length][];
+        var milliseconds = new double[texts.Length];
+        for (var i = 0; i < texts.Length; i++)
+        {
+            vectors[i] = session.Embed([texts[i]], EmbeddingPurpose.Query)[0].Vector;
+        }
+
+        for (var i = 0; i < texts.Length; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            session.Embed([texts[i]], EmbeddingPurpose.Query);
+            milliseconds[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        return (vectors, milliseconds);
+    }
+
+    private static float[] Fit(float[] vector, int dimensions) => dimensions < vector.Length ? VectorPooling.Truncate(vector, dimensions) : vector;
+
+    private static async Task<double> LoadAsync(NpgsqlDataSource dataSource, VersionTable table, DebianCorpus.Package[] subset, float[][] vectors, CancellationToken cancellationToken)
+    {
+        var writer = new EmbeddingTableWriter(dataSource);
+        foreach (var chunk in Enumerable.Range(0, subset.Length).Chunk(1000))
+        {
+            await writer.WriteAsync(table, [.. chunk.Select(i => EmbeddingRow.Upsert(
+                subset[i].Id, 1, Fit(vectors[i], table.Dimensions), JsonSerializer.Serialize(new { title = subset[i].Title, section = subset[i].Section })))], cancellationToken);
+        }
+
+        await using (var vacuum = dataSource.CreateCommand($"VACUUM ANALYZE {table.QuotedTable}"))
+        {
+            await vacuum.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var clock = Stopwatch.StartNew();
+        await new HnswIndexBuilder(dataSource).BuildAsync(table, cancellationToken: cancellationToken);
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    private static async Task<long> BytesAsync(NpgsqlDataSource dataSource, VersionTable table, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT pg_total_relation_size(@table::regclass)");
+        command.Parameters.AddWithValue("table", table.QuotedTable);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static string[] TopK(float[] query, float[][] documents, DebianCorpus.Package[] subset)
+    {
+        var scores = new float[documents.Length];
+        for (var d = 0; d < documents.Length; d++)
+        {
+            scores[d] = TensorPrimitives.Dot(query, documents[d]);
+        }
+
+        return [.. Enumerable.Range(0, documents.Length).OrderByDescending(d => scores[d]).Take(K).Select(d => subset[d].Id)];
+    }
+
+    private static double Ndcg(IReadOnlyList<string>[] hits, (string Text, string Answer)[] queries)
+    {
+        double sum = 0;
+        for (var q = 0; q < queries.Length; q++)
+        {
+            var rank = hits[q].Take(K).ToList().IndexOf(queries[q].Answer);
+            sum += rank < 0 ? 0 : 1 / Math.Log2(rank + 2);
+        }
+
+        return sum / queries.Length;
+    }
+
+    private static double Percentile(double[] values, double p)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))];
+    }
+
+    /// <summary>The hits and latencies of one table's searches.</summary>
+    private sealed class SearchRun(int queries)
+    {
+        private readonly IReadOnlyList<string>[] _hits = new IReadOnlyList<string>[queries];
+        private readonly double[] _milliseconds = new double[queries];
+
+        public double P50 => Percentile(_milliseconds, 0.5);
+
+        public double P99 => Percentile(_milliseconds, 0.99);
+
+        public async Task SearchAsync(VectorSearch search, VersionTable table, float[] query, int q, bool record, CancellationToken cancellationToken)
+        {
+            var start = Stopwatch.GetTimestamp();
+            var hits = await search.SearchAsync(table, new VectorSearchRequest(query, K), cancellationToken);
+            if (record)
+            {
+                _milliseconds[q] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                _hits[q] = [.. hits.Select(h => h.Id)];
+            }
+        }
+
+        public double RecallAgainst(string[][] exact) =>
+            _hits.Select((hits, q) => hits.Intersect(exact[q]).Count() / (double)exact[q].Length).Average();
+
+        public double Ndcg((string Text, string Answer)[] queries) => CompactBenchmark.Ndcg(_hits, queries);
+    }
+}
