@@ -81,6 +81,7 @@ public sealed class QueryModelDistiller
     public int Seed { get; init; } = 1;
 
     /// <summary>Loads <paramref name="documentModel"/> on the CPU and distils a query model from it; see <see cref="Distill(EmbeddingSession, IEnumerable{string}, string, string?, IProgress{QueryModelDistillationProgress}?, CancellationToken)"/>.</summary>
+    /// <exception cref="ModelFolderException">The document model's tokenizer is not WordPiece, or its graph cannot be loaded.</exception>
     public QueryModelDistillation Distill(
         EmbeddingModelFolder documentModel,
         IEnumerable<string> corpus,
@@ -102,7 +103,8 @@ public sealed class QueryModelDistiller
     /// <param name="name">The query model's name; default: the document model's name with <c>-query</c>.</param>
     /// <param name="progress">Told after each batch, each fit and each epoch.</param>
     /// <param name="cancellationToken">Checked between batches and epochs.</param>
-    /// <exception cref="ArgumentException">The document model's tokenizer is not WordPiece, the corpus has no words, or an option is out of range.</exception>
+    /// <exception cref="ModelFolderException">The document model's tokenizer is not WordPiece.</exception>
+    /// <exception cref="ArgumentException">The corpus has no words, or an option is out of range.</exception>
     public QueryModelDistillation Distill(
         EmbeddingSession documentModel,
         IEnumerable<string> corpus,
@@ -174,9 +176,8 @@ public sealed class QueryModelDistiller
     {
         if (folder.Tokenizer != TokenizerKind.WordPiece)
         {
-            throw new ArgumentException(
-                $"Document model {folder.Name} uses a {folder.Tokenizer} tokenizer ({folder.TokenizerPath}); a query model can only be distilled from a model with a WordPiece vocabulary (vocab.txt).",
-                nameof(folder));
+            throw new ModelFolderException(
+                $"Document model {folder.Name} uses a {folder.Tokenizer} tokenizer ({folder.TokenizerPath}); a query model can only be distilled from a model with a WordPiece vocabulary (vocab.txt).");
         }
     }
 

@@ -67,7 +67,7 @@ public sealed class QueryModelDistillerTests : IDisposable
         File.WriteAllBytes(Path.Combine(document.Directory, "spiece.model"), [0]);
         var sentencePiece = EmbeddingModelFolder.Load(document.Directory);
 
-        var error = Assert.Throws<ArgumentException>(() => new QueryModelDistiller().Distill(sentencePiece, Corpus(10, seed: 1), Path.Combine(_directory, "query"), cancellationToken: TestContext.Current.CancellationToken));
+        var error = Assert.Throws<ModelFolderException>(() => new QueryModelDistiller().Distill(sentencePiece, Corpus(10, seed: 1), Path.Combine(_directory, "query"), cancellationToken: TestContext.Current.CancellationToken));
 
         Assert.Contains("SentencePiece", error.Message, StringComparison.Ordinal);
         Assert.Contains("WordPiece vocabulary (vocab.txt)", error.Message, StringComparison.Ordinal);
