@@ -39,7 +39,7 @@ public sealed class QueryModelDistiller
     public const double DefaultHeldOutFraction = 0.1;
 
     /// <summary>The default of <see cref="Ridge"/>.</summary>
-    public const double DefaultRidge = 1e-3;
+    public const double DefaultRidge = 1e-5;
 
     /// <summary>The default of <see cref="RefinementEpochs"/>.</summary>
     public const int DefaultRefinementEpochs = 5;
@@ -65,7 +65,10 @@ public sealed class QueryModelDistiller
     /// <summary>The share of sampled texts whose spans are not fitted on but measured. Default 0.1.</summary>
     public double HeldOutFraction { get; init; } = DefaultHeldOutFraction;
 
-    /// <summary>The ridge penalty of the least-squares map, relative to the mean diagonal of XᵀX. Default 0.001.</summary>
+    /// <summary>
+    /// The ridge penalty of the least-squares map, relative to the mean diagonal of XᵀX. Default 1e-5: on minilm-l6 and 4,000
+    /// Debian texts, held-out mean cosine 0.985, 0.993, 0.995, 0.996 for 1e-2, 1e-3, 1e-4, 1e-5 (the map alone).
+    /// </summary>
     public double Ridge { get; init; } = DefaultRidge;
 
     /// <summary>Passes of gradient descent over the training spans after the map; 0 keeps the mapped table. Default 5.</summary>
