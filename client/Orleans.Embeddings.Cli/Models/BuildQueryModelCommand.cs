@@ -78,11 +78,12 @@ internal static class BuildQueryModelCommand
             }
             catch (ModelFolderException ex)
             {
-                return Fail($"The document model cannot be used: {ex.Message}");
+                return Fail(ex.Message);
             }
             catch (ArgumentException ex)
             {
-                return Fail(ex.Message);
+                // The message without ArgumentException's " (Parameter 'corpus')": the user passed a file, not a parameter.
+                return Fail(ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", string.Empty, StringComparison.Ordinal));
             }
             catch (InvalidDataException ex)
             {

@@ -39,7 +39,7 @@ public sealed class QueryModelDistiller
     public const double DefaultHeldOutFraction = 0.1;
 
     /// <summary>The default of <see cref="Ridge"/>.</summary>
-    public const double DefaultRidge = 1e-3;
+    public const double DefaultRidge = 1e-5;
 
     /// <summary>The default of <see cref="RefinementEpochs"/>.</summary>
     public const int DefaultRefinementEpochs = 5;
@@ -65,7 +65,10 @@ public sealed class QueryModelDistiller
     /// <summary>The share of sampled texts whose spans are not fitted on but measured. Default 0.1.</summary>
     public double HeldOutFraction { get; init; } = DefaultHeldOutFraction;
 
-    /// <summary>The ridge penalty of the least-squares map, relative to the mean diagonal of XᵀX. Default 0.001.</summary>
+    /// <summary>
+    /// The ridge penalty of the least-squares map, relative to the mean diagonal of XᵀX. Default 1e-5: on minilm-l6 and 4,000
+    /// Debian texts, held-out mean cosine 0.985, 0.993, 0.995, 0.996 for 1e-2, 1e-3, 1e-4, 1e-5 (the map alone).
+    /// </summary>
     public double Ridge { get; init; } = DefaultRidge;
 
     /// <summary>Passes of gradient descent over the training spans after the map; 0 keeps the mapped table. Default 5.</summary>
@@ -81,6 +84,7 @@ public sealed class QueryModelDistiller
     public int Seed { get; init; } = 1;
 
     /// <summary>Loads <paramref name="documentModel"/> on the CPU and distils a query model from it; see <see cref="Distill(EmbeddingSession, IEnumerable{string}, string, string?, IProgress{QueryModelDistillationProgress}?, CancellationToken)"/>.</summary>
+    /// <exception cref="ModelFolderException">The document model's tokenizer is not WordPiece, or its graph cannot be loaded.</exception>
     public QueryModelDistillation Distill(
         EmbeddingModelFolder documentModel,
         IEnumerable<string> corpus,
@@ -102,7 +106,8 @@ public sealed class QueryModelDistiller
     /// <param name="name">The query model's name; default: the document model's name with <c>-query</c>.</param>
     /// <param name="progress">Told after each batch, each fit and each epoch.</param>
     /// <param name="cancellationToken">Checked between batches and epochs.</param>
-    /// <exception cref="ArgumentException">The document model's tokenizer is not WordPiece, the corpus has no words, or an option is out of range.</exception>
+    /// <exception cref="ModelFolderException">The document model's tokenizer is not WordPiece.</exception>
+    /// <exception cref="ArgumentException">The corpus has no words, or an option is out of range.</exception>
     public QueryModelDistillation Distill(
         EmbeddingSession documentModel,
         IEnumerable<string> corpus,
@@ -174,9 +179,8 @@ public sealed class QueryModelDistiller
     {
         if (folder.Tokenizer != TokenizerKind.WordPiece)
         {
-            throw new ArgumentException(
-                $"Document model {folder.Name} uses a {folder.Tokenizer} tokenizer ({folder.TokenizerPath}); a query model can only be distilled from a model with a WordPiece vocabulary (vocab.txt).",
-                nameof(folder));
+            throw new ModelFolderException(
+                $"Document model {folder.Name} uses a {folder.Tokenizer} tokenizer ({folder.TokenizerPath}); a query model can only be distilled from a model with a WordPiece vocabulary (vocab.txt).");
         }
     }
 
