@@ -76,6 +76,58 @@ public sealed class SearchApiTests(PostgresServer server) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Exact_searches_of_a_pinned_version_answer_over_get_and_post_and_bad_combinations_are_400()
+    {
+        var (status, body) = await GetAsync($"/collections/docs/search?q={Uri.EscapeDataString(ApiSilo.Text(9))}&k=5&version=v1&exact=true", ApiSilo.SearchToken);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.True(body.GetProperty("pinned").GetBoolean());
+        var exact = body.GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("id").GetString()).ToList();
+        Assert.Equal(5, exact.Count);
+        Assert.Equal("d9", exact[0]);
+
+        // v1 has no ANN index, so its plain search is an exact scan too: the same answer.
+        (status, body) = await PostAsync("/api/collections/docs/search", new { q = ApiSilo.Text(9), k = 5, version = "v1", exact = true });
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(exact, body.GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("id").GetString()));
+        (status, body) = await GetAsync($"/collections/docs/search?q={Uri.EscapeDataString(ApiSilo.Text(9))}&k=5&version=v1&exact=false", ApiSilo.SearchToken);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(exact, body.GetProperty("hits").EnumerateArray().Select(h => h.GetProperty("id").GetString()));
+
+        var unpinned = await GetAsync("/collections/docs/search?q=topic&exact=true", ApiSilo.SearchToken);
+        Assert.Equal(HttpStatusCode.BadRequest, unpinned.Status);
+        Assert.Contains("exact search must pin a version", unpinned.Body.GetProperty("error").GetString(), StringComparison.Ordinal);
+        unpinned = await PostAsync("/collections/docs/search", new { q = "topic", exact = true });
+        Assert.Equal(HttpStatusCode.BadRequest, unpinned.Status);
+        Assert.Contains("exact search must pin a version", unpinned.Body.GetProperty("error").GetString(), StringComparison.Ordinal);
+        var bad = await GetAsync("/collections/docs/search?q=topic&version=v1&exact=maybe", ApiSilo.SearchToken);
+        Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+        Assert.Contains("exact 'maybe' is not true or false", bad.Body.GetProperty("error").GetString(), StringComparison.Ordinal);
+        var badPost = await PostAsync("/collections/docs/search", new { q = "topic", version = "v1", exact = "maybe" });
+        Assert.Equal(HttpStatusCode.BadRequest, badPost.Status); // the framework refuses a body that is not the request's JSON
+    }
+
+    [Fact]
+    public async Task The_cli_evaluates_against_the_exact_top_k_of_the_first_version()
+    {
+        var queries = Path.Combine(_silo.Models, "exact-queries.tsv");
+        var qrels = Path.Combine(_silo.Models, "exact-qrels.tsv");
+        await File.WriteAllLinesAsync(queries, Enumerable.Range(0, 10).Select(i => $"q{i}\ttopic {i} word"), Cancellation);
+        await File.WriteAllLinesAsync(qrels, Enumerable.Range(0, 10).Select(i => $"q{i}\td{i}\t1"), Cancellation);
+        string[] connection = ["-c", "docs", "--api", _silo.Address.ToString(), "--token", ApiSilo.SearchToken];
+
+        var eval = await EmbeddingsCli.RunAsync(["eval", "--queries", queries, "--qrels", qrels, "--versions", "v1", "--exact-reference", .. connection], Cancellation);
+        Assert.True(eval.ExitCode == 0, eval.Output);
+        var header = eval.Output.Split('\n').Single(l => l.StartsWith("version", StringComparison.Ordinal));
+        Assert.EndsWith("recall of v1 exact top-10 [95% CI]", header.TrimEnd(), StringComparison.Ordinal);
+        var row = eval.Output.Split('\n').Single(l => l.StartsWith("v1 ", StringComparison.Ordinal));
+        Assert.EndsWith("1.0000 [1.0000, 1.0000]", row.TrimEnd(), StringComparison.Ordinal); // v1's search is an exact scan (no index yet)
+
+        var plain = await EmbeddingsCli.RunAsync(["eval", "--queries", queries, "--qrels", qrels, "--versions", "v1", .. connection], Cancellation);
+        Assert.True(plain.ExitCode == 0, plain.Output);
+        Assert.DoesNotContain("exact top-10", plain.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_cli_searches_with_the_search_token()
     {
         string[] connection = ["-c", "docs", "--api", _silo.Address.ToString(), "--token", ApiSilo.SearchToken];

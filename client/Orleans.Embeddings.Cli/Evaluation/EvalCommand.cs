@@ -22,9 +22,13 @@ internal static class EvalCommand
         var qrels = new Option<FileInfo>("--qrels") { Description = "qrels.tsv: query-id TAB document-id TAB relevance (or TREC's four columns).", Required = true };
         var versions = new Option<string>("--versions") { Description = "The versions to compare, comma-separated; later ones are tested against the first.", Required = true };
         var k = new Option<int>("-k") { Description = "The recall cut-off.", DefaultValueFactory = _ => 10 };
+        var exactReference = new Option<bool>("--exact-reference")
+        {
+            Description = "Also search each query exactly (every row, no ANN index) on the first version, and report each version's recall of that exact top k (slow: a full scan per query).",
+        };
         var command = new Command("eval", "Evaluate model versions on labelled queries (works on a version that is still loading).")
         {
-            collection, queries, qrels, versions, k, api, token, BuildSet(),
+            collection, queries, qrels, versions, k, exactReference, api, token, BuildSet(),
         };
         command.SetAction(async (result, ct) =>
         {
@@ -35,8 +39,12 @@ internal static class EvalCommand
                 using var client = SiloApi.CreateForSearch(result.GetValue(api)!, result.GetValue(token));
                 var name = result.GetValue(collection)!;
                 var evaluator = new RetrievalEvaluator(
-                    async (request, c) => ToResponse(request, await client.PostAsync<JsonElement>(name, "search", new { q = request.Text, k = request.K, version = request.Version, presentIn = request.PresentIn }, c)),
-                    async (_, v, ids, c) => await client.PostAsync<VersionCoverageResponse>(name, "coverage", new { versions = v, ids }, c));
+                    async (request, c) => ToResponse(request, await client.PostAsync<JsonElement>(
+                        name, "search", new { q = request.Text, k = request.K, version = request.Version, presentIn = request.PresentIn, exact = request.Exact }, c)),
+                    async (_, v, ids, c) => await client.PostAsync<VersionCoverageResponse>(name, "coverage", new { versions = v, ids }, c))
+                {
+                    ExactReference = result.GetValue(exactReference),
+                };
                 EvaluationReport? report = null;
                 await AnsiConsole.Progress().StartAsync(async progress =>
                 {
@@ -109,10 +117,18 @@ internal static class EvalCommand
         }
 
         // Plain aligned lines, not a table: a redirected console is 80 columns wide and would wrap the intervals.
-        Console.WriteLine($"{"version",-10} {"documents",10} {$"recall@{report.K} [95% CI]",-26} {"nDCG@10 [95% CI]",-26} {"MRR@10 [95% CI]",-26}");
+        var reference = report.ExactReference is { } first ? $" recall of {first} exact top-{report.K} [95% CI]" : "";
+        Console.WriteLine($"{"version",-10} {"documents",10} {$"recall@{report.K} [95% CI]",-26} {"nDCG@10 [95% CI]",-26} {"MRR@10 [95% CI]",-26}{reference}");
         foreach (var v in report.Versions)
         {
-            Console.WriteLine($"{v.Version,-10} {v.LiveDocuments.ToString("N0", CultureInfo.InvariantCulture),10} {F(v.Recall),-26} {F(v.Ndcg10),-26} {F(v.Mrr10),-26}");
+            var recall = v.ReferenceRecall is { } r ? $" {F(r)}" : "";
+            Console.WriteLine($"{v.Version,-10} {v.LiveDocuments.ToString("N0", CultureInfo.InvariantCulture),10} {F(v.Recall),-26} {F(v.Ndcg10),-26} {F(v.Mrr10),-26}{recall}");
+        }
+
+        if (report.ExactReference is not null)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"recall of {report.ExactReference} exact top-{report.K}: the share of {report.ExactReference}'s exact answer (every row ranked, no index) that each version's own search returns; for {report.ExactReference} itself, its index's recall."));
         }
 
         foreach (var c in report.Comparisons)

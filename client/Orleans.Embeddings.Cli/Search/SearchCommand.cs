@@ -24,10 +24,11 @@ internal static class SearchCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var content = new Option<bool>("--content") { Description = "Show the documents' content." };
+        var exact = new Option<bool>("--exact") { Description = "Rank every row of the --version exactly instead of using its ANN index (slow; for evaluation)." };
         var json = new Option<bool>("--json") { Description = "Print the silo's JSON answer." };
         var command = new Command("search", "Search a collection: the query is embedded with the same version whose table is searched.")
         {
-            text, collection, k, version, routingKey, filter, content, json, api, token,
+            text, collection, k, version, routingKey, filter, content, exact, json, api, token,
         };
         command.SetAction(async (result, ct) =>
         {
@@ -48,6 +49,7 @@ internal static class SearchCommand
                     version = result.GetValue(version),
                     routingKey = result.GetValue(routingKey),
                     content = result.GetValue(content),
+                    exact = result.GetValue(exact),
                 };
                 var answer = await client.PostAsync<JsonElement>(result.GetValue(collection)!, "search", body, ct);
                 if (result.GetValue(json))

@@ -17,11 +17,15 @@ public sealed class EmbeddingSearchClient(IGrainFactory grains, IOptions<Embeddi
     /// <param name="filter">Conditions on metadata, combined with AND.</param>
     /// <param name="routingKey">What the traffic split is sticky by (a user or session id); null: each call at random.</param>
     /// <param name="version">A version to search instead of the split (even one still loading).</param>
+    /// <param name="exact">
+    /// Rank every row of <paramref name="version"/> exactly instead of using its ANN index (slow; for evaluation). Needs a
+    /// pinned version: an exact search without one is refused.
+    /// </param>
     /// <param name="cancellationToken">Stops waiting for the answer.</param>
     /// <exception cref="SearchException">The request is invalid or names an unknown collection or version; the message says which.</exception>
     public Task<SearchResponse> SearchAsync(
         string collection, string text, int? k = null, IReadOnlyList<SearchFilter>? filter = null, string? routingKey = null, string? version = null,
-        CancellationToken cancellationToken = default) =>
+        bool exact = false, CancellationToken cancellationToken = default) =>
         SearchAsync(
             new SearchRequest(collection, text)
             {
@@ -29,6 +33,7 @@ public sealed class EmbeddingSearchClient(IGrainFactory grains, IOptions<Embeddi
                 Filters = filter ?? [],
                 RoutingKey = routingKey,
                 Version = version,
+                Exact = exact,
                 EfSearch = options.Value.EfSearch,
                 IncludeContent = options.Value.IncludeContent,
             },

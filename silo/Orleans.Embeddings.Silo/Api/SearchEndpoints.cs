@@ -4,7 +4,7 @@ using Orleans.Embeddings.Search;
 namespace Orleans.Embeddings.Silo.Api;
 
 /// <summary>
-/// Search over HTTP: <c>GET /collections/{collection}/search?q=…&amp;k=…&amp;filter=…&amp;version=…&amp;routingKey=…</c> and
+/// Search over HTTP: <c>GET /collections/{collection}/search?q=…&amp;k=…&amp;filter=…&amp;version=…&amp;routingKey=…&amp;exact=…</c> and
 /// <c>POST</c> with a JSON body of the same fields (also under <c>/api/collections/…</c>). The search token or the
 /// operator token is required (401 without). An invalid request is 400, an unknown collection or version 404.
 /// </summary>
@@ -27,8 +27,9 @@ public static class SearchEndpoints
                 return Results.Json(new ApiError("a search or operator bearer token is required (Authorization: Bearer <token>)"), RolloutEndpoints.Json, statusCode: StatusCodes.Status401Unauthorized);
             });
 
-            search.MapGet("/search", (string collection, string? q, int? k, string[]? filter, string? version, string? routingKey, int? efSearch, bool? content, string[]? presentIn, IGrainFactory grains) =>
-                RunAsync(grains, collection, new HttpSearchRequest(q, k, filter, version, routingKey, efSearch, content, presentIn)));
+            // exact is bound as text so that a bad value is a 400 naming it, not the framework's empty 400.
+            search.MapGet("/search", (string collection, string? q, int? k, string[]? filter, string? version, string? routingKey, int? efSearch, bool? content, string[]? presentIn, string? exact, IGrainFactory grains) =>
+                RespondAsync(() => SearchAsync(grains, collection, new HttpSearchRequest(q, k, filter, version, routingKey, efSearch, content, presentIn, ParseFlag("exact", exact)))));
             search.MapPost("/search", (string collection, HttpSearchRequest body, IGrainFactory grains) =>
                 RunAsync(grains, collection, body));
             search.MapPost("/feedback", (string collection, HttpFeedbackRequest body, IGrainFactory grains) =>
@@ -44,7 +45,9 @@ public static class SearchEndpoints
         }
     }
 
-    private static Task<IResult> RunAsync(IGrainFactory grains, string collection, HttpSearchRequest body) => RespondAsync(async () =>
+    private static Task<IResult> RunAsync(IGrainFactory grains, string collection, HttpSearchRequest body) => RespondAsync(() => SearchAsync(grains, collection, body));
+
+    private static async Task<HttpSearchResponse> SearchAsync(IGrainFactory grains, string collection, HttpSearchRequest body)
     {
         var request = new SearchRequest(collection, body.Query ?? string.Empty)
         {
@@ -55,9 +58,17 @@ public static class SearchEndpoints
             EfSearch = body.EfSearch,
             IncludeContent = body.Content ?? false,
             PresentIn = body.PresentIn ?? [],
+            Exact = body.Exact ?? false,
         };
         return HttpSearchResponse.From(await grains.GetGrain<ISearchGrain>(0).SearchAsync(request).ConfigureAwait(false));
-    });
+    }
+
+    private static bool? ParseFlag(string name, string? value) => value switch
+    {
+        null or "" => null,
+        _ when bool.TryParse(value, out var flag) => flag,
+        _ => throw new FormatException($"{name} '{value}' is not true or false."),
+    };
 
     private static async Task<IResult> RespondAsync<T>(Func<Task<T>> call)
     {
@@ -97,6 +108,7 @@ public sealed record HttpCoverageRequest(string[]? Versions, string[]? Ids);
 /// <param name="EfSearch">HNSW candidate list size.</param>
 /// <param name="Content">Whether hits carry the document's content.</param>
 /// <param name="PresentIn">Other versions that must also hold each hit (evaluation of a loading version).</param>
+/// <param name="Exact">Rank every row of the pinned version exactly instead of using its ANN index (slow; evaluation only; needs <c>version</c>).</param>
 public sealed record HttpSearchRequest(
     [property: System.Text.Json.Serialization.JsonPropertyName("q")] string? Query,
     int? K,
@@ -105,7 +117,8 @@ public sealed record HttpSearchRequest(
     string? RoutingKey,
     int? EfSearch,
     bool? Content,
-    string[]? PresentIn = null);
+    string[]? PresentIn = null,
+    bool? Exact = null);
 
 /// <summary>A search answer over HTTP: metadata as JSON objects, not strings.</summary>
 public sealed record HttpSearchResponse(Guid QueryId, string Collection, string Version, bool Pinned, long Epoch, IReadOnlyList<HttpSearchHit> Hits, double EmbedMilliseconds, double SearchMilliseconds)

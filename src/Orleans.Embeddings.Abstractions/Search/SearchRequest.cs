@@ -49,4 +49,13 @@ public sealed record SearchRequest([property: Id(0)] string Collection, [propert
     /// </summary>
     [Id(8)]
     public IReadOnlyList<string> PresentIn { get; init; } = [];
+
+    /// <summary>
+    /// Ranks every matching row of the version's table exactly instead of using its ANN index (slow: for evaluation,
+    /// such as measuring a version's index recall against its exact answer). Only with a pinned <see cref="Version"/>:
+    /// an exact search is a measurement of one named version, not traffic, so it is never routed by the split and never
+    /// shadowed. <see cref="EfSearch"/> does not apply.
+    /// </summary>
+    [Id(9)]
+    public bool Exact { get; init; }
 }

@@ -64,6 +64,7 @@ public sealed class SearchExecutor(
                     Filters = filters,
                     IncludeContent = request.IncludeContent,
                     PresentIn = presentIn,
+                    Exact = request.Exact,
                 }).ConfigureAwait(false);
                 var elapsed = clock.Elapsed;
                 var response = new SearchResponse(
@@ -77,7 +78,7 @@ public sealed class SearchExecutor(
                 { QueryId = queryId };
                 var ids = hits.Select(h => h.Id).ToArray();
                 recorder.Record(new SearchLogEntry(queryId, request.Collection, version, at, elapsed.TotalMilliseconds, ids, Failed: false));
-                if (request.Version is null)
+                if (request.Version is null && !request.Exact)
                 {
                     MaybeShadow(request, routingTable, version, queryId, ids, elapsed.TotalMilliseconds, filters);
                 }
@@ -209,6 +210,7 @@ public sealed class SearchExecutor(
         {
             EfSearch = job.Request.EfSearch ?? VectorSearchRequest.DefaultEfSearch,
             Filters = job.Filters,
+            Exact = false, // a shadow compares the candidate's index search with the answer, whatever the request
         }).ConfigureAwait(false);
         var ids = hits.Select(h => h.Id).ToArray();
         recorder.Record(
@@ -352,6 +354,14 @@ public sealed class SearchExecutor(
         if (request.Version is { Length: 0 })
         {
             throw new SearchException(SearchErrorKind.InvalidRequest, "The pinned version is empty; leave it out to use the traffic split.");
+        }
+
+        if (request.Exact && request.Version is null)
+        {
+            // An exact search scans the whole table: it measures one named version, and must not land on whichever
+            // version the split picks, nor put full scans on production traffic.
+            throw new SearchException(
+                SearchErrorKind.InvalidRequest, "An exact search must pin a version (version=…): it ranks every row of that version's table, for evaluation.");
         }
     }
 
