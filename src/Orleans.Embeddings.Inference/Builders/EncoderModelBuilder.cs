@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Orleans.Embeddings.Inference.Models;
 using Orleans.Embeddings.Inference.Onnx;
 
@@ -22,6 +23,14 @@ public sealed class EncoderModelBuilder
     /// <summary>The most whole words in the vocabulary (about 30k makes the MiniLM-sized table).</summary>
     public int MaxWords { get; init; } = 30_000;
 
+    /// <summary>
+    /// Word embeddings are scaled by this factor, so that in each token's vector the word, not the position and
+    /// token-type embeddings that every text shares, dominates the residual stream (the layer norms keep each token's
+    /// direction, not its length): the mean-pooled output then keeps a lexical signal (texts sharing words are close),
+    /// with the same compute. Default 1: plain seeded weights, whose embeddings mean nothing.
+    /// </summary>
+    public float LexicalScale { get; init; } = 1;
+
     /// <summary>Builds a vocabulary from <paramref name="documents"/>, draws the weights, and writes the folder.</summary>
     public (EmbeddingModelFolder Folder, EncoderWeights Weights) Build(IEnumerable<string> documents, string outputDirectory, string name = "encoder")
     {
@@ -30,6 +39,11 @@ public sealed class EncoderModelBuilder
         Configuration.Validate();
         var vocabulary = WordPieceVocabulary.Build(documents, MaxWords);
         var weights = EncoderWeights.CreateRandom(Configuration, vocabulary.Tokens.Count, Seed);
+        if (LexicalScale != 1)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(LexicalScale);
+            TensorPrimitives.Multiply(weights.WordEmbeddings, LexicalScale, weights.WordEmbeddings);
+        }
 
         Directory.CreateDirectory(Path.Combine(outputDirectory, "1_Pooling"));
         File.WriteAllBytes(Path.Combine(outputDirectory, "model.onnx"), BuildGraph(weights));
