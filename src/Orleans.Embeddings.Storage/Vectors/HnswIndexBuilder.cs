@@ -30,6 +30,8 @@ public sealed class HnswIndexBuilder(NpgsqlDataSource dataSource)
                 $"Version {table.Version} of {table.Collection} has {table.Dimensions} dimensions; pgvector's HNSW indexes {indexed} up to {limit}. Use halfvec, binary quantization or Matryoshka truncation.");
         }
 
+        // A binary index is built on the signs around the version's centre, fixed the first time (it is in the index expression).
+        table = table with { QuantizationCenter = await new CollectionCatalog(dataSource).EnsureQuantizationCenterAsync(table, cancellationToken).ConfigureAwait(false) };
         var indexName = StorageNames.HnswIndexName(table.TableName);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         if (await ReadIndexValidityAsync(connection, indexName, cancellationToken).ConfigureAwait(false) is false)

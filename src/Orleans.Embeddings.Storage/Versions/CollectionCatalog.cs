@@ -7,7 +7,7 @@ namespace Orleans.Embeddings.Storage.Versions;
 public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
 {
     private const string SelectVersion =
-        "SELECT collection, version, dimensions, element_type, distance, table_name, quantization, rerank_oversample FROM embeddings_model_versions";
+        "SELECT collection, version, dimensions, element_type, distance, table_name, quantization, rerank_oversample, quantization_center FROM embeddings_model_versions";
 
     /// <summary>Creates the collection when it does not exist yet.</summary>
     /// <exception cref="ArgumentException">The name is not a valid collection name.</exception>
@@ -74,7 +74,7 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
 
         var existing = await ReadVersionAsync(connection, transaction, collection, version, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Version {version} of collection {collection} vanished during registration.");
-        if (existing != requested)
+        if (existing with { QuantizationCenter = null } != requested)
         {
             throw new InvalidOperationException(
                 $"Version {version} of collection {collection} is already registered as {existing.Representation}, " +
@@ -126,6 +126,30 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
         {
             throw new InvalidOperationException($"Version {version} of collection {collection} is not registered.");
         }
+    }
+
+    /// <summary>
+    /// The centre a binary version's sign bits are taken around: the one recorded, or else the mean of its live vectors,
+    /// recorded now (the first caller wins a race). Null when the version is not binary or holds no vectors yet.
+    /// </summary>
+    public async Task<float[]?> EnsureQuantizationCenterAsync(VersionTable table, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        if (table.Quantization != VectorQuantization.Binary)
+        {
+            return null;
+        }
+
+        await using var command = dataSource.CreateCommand(
+            $"""
+            UPDATE embeddings_model_versions
+               SET quantization_center = COALESCE(quantization_center, (SELECT avg(embedding)::vector::real[] FROM {table.QuotedTable} WHERE NOT deleted))
+             WHERE collection = @collection AND version = @version
+            RETURNING quantization_center
+            """);
+        command.Parameters.AddWithValue("collection", table.Collection);
+        command.Parameters.AddWithValue("version", table.Version);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as float[];
     }
 
     /// <summary>The query model folder of a version, or null when its queries use the document model.</summary>
@@ -218,6 +242,7 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
     {
         Quantization = reader.GetString(6) == "binary" ? VectorQuantization.Binary : VectorQuantization.None,
         RerankOversample = reader.GetInt32(7),
+        QuantizationCenter = reader.IsDBNull(8) ? null : reader.GetFieldValue<float[]>(8),
     };
 
     private static string ToSql(VectorQuantization quantization) => quantization == VectorQuantization.Binary ? "binary" : "none";

@@ -23,6 +23,13 @@ public sealed record VersionTable(
     /// <summary>With binary quantization: candidates per requested hit reranked exactly on the stored vector.</summary>
     public int RerankOversample { get; init; } = VersionLayout.DefaultRerankOversample;
 
+    /// <summary>
+    /// With binary quantization: the vector subtracted before taking sign bits (the table's mean when its index was first
+    /// built), or null before that. Embeddings share a large common direction; the signs of what remains separate
+    /// documents far better (on the seeded minilm-l6, recall of 4 × oversampled candidates 0.64 → 0.91).
+    /// </summary>
+    public float[]? QuantizationCenter { get; init; }
+
     /// <summary>How the version stores, indexes and ranks its vectors.</summary>
     public VersionLayout Layout => new(Dimensions, ElementType, Distance) { Quantization = Quantization, RerankOversample = RerankOversample };
 
@@ -57,7 +64,9 @@ public sealed record VersionTable(
     /// </summary>
     /// <param name="column">The vector column or parameter expression, e.g. <c>t.embedding</c>.</param>
     public string IndexExpression(string column) => Quantization == VectorQuantization.Binary
-        ? $"(binary_quantize({column})::bit({Dimensions}))"
+        ? QuantizationCenter is { } center
+            ? $"(binary_quantize(({column}) - '{VectorLiteral(center)}'::{SqlElementType})::bit({Dimensions}))"
+            : $"(binary_quantize({column})::bit({Dimensions}))"
         : column;
 
     /// <summary>The HNSW operator class of <see cref="IndexExpression"/>.</summary>
@@ -68,6 +77,10 @@ public sealed record VersionTable(
 
     /// <summary>A readable name of the representation, e.g. <c>vector(384)</c>, <c>halfvec(256)</c>, <c>binary(384)+halfvec rerank x4</c>.</summary>
     public string Representation => Layout.Description;
+
+    // Our own numbers, formatted invariantly: the only values ever written into SQL text.
+    private static string VectorLiteral(float[] values) =>
+        "[" + string.Join(',', values.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))) + "]";
 
     /// <summary>The SQL expression turning the operator's distance into a higher-is-closer score.</summary>
     internal string ScoreExpression(string distance) => Distance switch

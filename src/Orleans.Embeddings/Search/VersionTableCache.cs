@@ -5,7 +5,8 @@ namespace Orleans.Embeddings.Search;
 
 /// <summary>
 /// This silo's copy of the version catalog for search: a version's table is read once and kept until a search finds it
-/// dropped. Unknown versions are not remembered, so a version registered later is found on the next call.
+/// dropped. Unknown versions are not remembered, so a version registered later is found on the next call; nor is a binary
+/// version before its index fixed its quantization centre.
 /// </summary>
 public sealed class VersionTableCache(CollectionCatalog catalog)
 {
@@ -20,7 +21,9 @@ public sealed class VersionTableCache(CollectionCatalog catalog)
         }
 
         table = await catalog.GetVersionAsync(collection, version, cancellationToken).ConfigureAwait(false);
-        if (table is not null)
+        // A binary version gets its quantization centre when its index is built; until then it is read again, so that
+        // searches use the index's expression as soon as it exists.
+        if (table is not null && (table.Quantization != VectorQuantization.Binary || table.QuantizationCenter is not null))
         {
             _tables[(collection, version)] = table;
         }

@@ -34,6 +34,34 @@ public sealed class CompactRepresentationTests(MigratedPostgresDatabase database
         await new HnswIndexBuilder(database.DataSource).BuildAsync(table, cancellationToken: Cancellation);
         Assert.True(await new HnswIndexBuilder(database.DataSource).HasIndexAsync(table, Cancellation));
         Assert.Equal(representation == "binary" ? "bit_hamming_ops" : $"{representation}_cosine_ops", await ReadIndexOperatorClassAsync(table));
+        table = (await _catalog.GetVersionAsync(table.Collection, table.Version, Cancellation))!;
+        if (representation == "binary")
+        {
+            // The signs are taken around the table's mean, recorded with the index and used by every search after it.
+            var mean = new float[Dimensions];
+            foreach (var vector in vectors.Values)
+            {
+                for (var d = 0; d < Dimensions; d++)
+                {
+                    mean[d] += vector[d] / vectors.Count;
+                }
+            }
+
+            Assert.NotNull(table.QuantizationCenter);
+            Assert.All(Enumerable.Range(0, Dimensions), d => Assert.InRange(table.QuantizationCenter![d] - mean[d], -2e-3f, 2e-3f));
+            Assert.Equal(table.QuantizationCenter, await _catalog.EnsureQuantizationCenterAsync(table, Cancellation));
+            var query = $"'[{string.Join(',', vectors.First().Value.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))}]'::halfvec";
+            await using var explain = database.DataSource.CreateCommand(
+                $"EXPLAIN SELECT id FROM {table.QuotedTable} t ORDER BY {table.IndexExpression("t.embedding")} <~> {table.IndexExpression(query)} LIMIT 40");
+            await using var plan = await explain.ExecuteReaderAsync(Cancellation);
+            var lines = new List<string>();
+            while (await plan.ReadAsync(Cancellation))
+            {
+                lines.Add(plan.GetString(0));
+            }
+
+            Assert.Contains(lines, l => l.Contains("Index Scan", StringComparison.Ordinal));
+        }
 
         var random = new Random(17);
         double found = 0;

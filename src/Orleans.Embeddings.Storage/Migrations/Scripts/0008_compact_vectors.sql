@@ -4,4 +4,5 @@
 ALTER TABLE embeddings_model_versions
     ADD COLUMN quantization      text    NOT NULL DEFAULT 'none' CHECK (quantization IN ('none', 'binary')),
     ADD COLUMN rerank_oversample integer NOT NULL DEFAULT 4 CHECK (rerank_oversample BETWEEN 1 AND 100),
-    ADD COLUMN query_model_path  text    NULL;
+    ADD COLUMN query_model_path  text    NULL,
+    ADD COLUMN quantization_center real[] NULL;
