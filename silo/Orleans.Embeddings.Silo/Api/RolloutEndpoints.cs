@@ -109,10 +109,10 @@ public sealed record VersionRequest(string? Version);
 /// <summary>
 /// A model registration: the version, its document model folder and, optionally, how it stores vectors
 /// (<c>representation</c>: vector, halfvec or binary), a Matryoshka length (<c>dimensions</c>), a query model folder
-/// (<c>queryModelPath</c>) and, for binary, the rerank oversample (<c>rerankOversample</c>).
+/// (<c>queryModelPath</c>) and, for binary, the rerank oversample (<c>rerankOversample</c>) and bits per dimension (<c>binaryBits</c>).
 /// </summary>
 public sealed record VersionModelRequest(
-    string? Version, string? ModelPath, string? Representation = null, int? Dimensions = null, string? QueryModelPath = null, int? RerankOversample = null)
+    string? Version, string? ModelPath, string? Representation = null, int? Dimensions = null, string? QueryModelPath = null, int? RerankOversample = null, int? BinaryBits = null)
 {
     /// <summary>The registration the coordinator takes.</summary>
     /// <exception cref="ArgumentException">The model path is missing or the representation is unknown.</exception>
@@ -123,6 +123,7 @@ public sealed record VersionModelRequest(
             Dimensions = Dimensions,
             QueryModelPath = QueryModelPath,
             RerankOversample = RerankOversample,
+            BinaryBits = BinaryBits,
         };
 }
 

@@ -26,6 +26,13 @@ public sealed record ModelRegistration([property: Id(0)] string ModelPath)
     [Id(4)]
     public int? RerankOversample { get; init; }
 
+    /// <summary>
+    /// With <see cref="VectorRepresentation.Binary"/>: bits per dimension in the index, 1 (signs around the centre) or 2 (a
+    /// thermometer code around centre ± spread: twice the index bits, far better candidates); null: 1.
+    /// </summary>
+    [Id(5)]
+    public int? BinaryBits { get; init; }
+
     /// <summary>Parses a representation as the CLI and HTTP API write it: <c>vector</c>/<c>fp32</c>, <c>halfvec</c>/<c>fp16</c> or <c>binary</c>.</summary>
     /// <exception cref="ArgumentException">The text names no representation; the message lists the valid ones.</exception>
     public static VectorRepresentation ParseRepresentation(string? text) => text?.Trim().ToLowerInvariant() switch

@@ -22,7 +22,7 @@ public sealed class HnswIndexBuilder(NpgsqlDataSource dataSource)
         ArgumentNullException.ThrowIfNull(table);
         options ??= new HnswIndexOptions();
         options.Validate();
-        var (limit, indexed) = table.Quantization == VectorQuantization.Binary ? (MaxBitDimensions, "bit")
+        var (limit, indexed) = table.Quantization == VectorQuantization.Binary ? (MaxBitDimensions / table.BinaryBits, "bit")
             : table.ElementType == VectorElementType.HalfVec ? (MaxHalfVecDimensions, "halfvec") : (MaxVectorDimensions, "vector");
         if (table.Dimensions > limit)
         {
@@ -31,7 +31,7 @@ public sealed class HnswIndexBuilder(NpgsqlDataSource dataSource)
         }
 
         // A binary index is built on the signs around the version's centre, fixed the first time (it is in the index expression).
-        table = table with { QuantizationCenter = await new CollectionCatalog(dataSource).EnsureQuantizationCenterAsync(table, cancellationToken).ConfigureAwait(false) };
+        table = await new CollectionCatalog(dataSource).EnsureQuantizationCenterAsync(table, cancellationToken).ConfigureAwait(false);
         var indexName = StorageNames.HnswIndexName(table.TableName);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         if (await ReadIndexValidityAsync(connection, indexName, cancellationToken).ConfigureAwait(false) is false)

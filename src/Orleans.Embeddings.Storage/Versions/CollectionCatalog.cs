@@ -1,4 +1,5 @@
 using Npgsql;
+using Pgvector;
 using Orleans.Embeddings.Storage.Naming;
 
 namespace Orleans.Embeddings.Storage.Versions;
@@ -7,7 +8,7 @@ namespace Orleans.Embeddings.Storage.Versions;
 public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
 {
     private const string SelectVersion =
-        "SELECT collection, version, dimensions, element_type, distance, table_name, quantization, rerank_oversample, quantization_center FROM embeddings_model_versions";
+        "SELECT collection, version, dimensions, element_type, distance, table_name, quantization, rerank_oversample, quantization_center, binary_bits, quantization_spread FROM embeddings_model_versions";
 
     /// <summary>Creates the collection when it does not exist yet.</summary>
     /// <exception cref="ArgumentException">The name is not a valid collection name.</exception>
@@ -49,6 +50,7 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
         {
             Quantization = layout.Quantization,
             RerankOversample = layout.RerankOversample,
+            BinaryBits = layout.BinaryBits,
         };
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -56,8 +58,8 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
         await using (var insert = new NpgsqlCommand(
             """
             INSERT INTO embeddings_collections (name) VALUES (@collection) ON CONFLICT DO NOTHING;
-            INSERT INTO embeddings_model_versions (collection, version, dimensions, element_type, distance, table_name, quantization, rerank_oversample)
-            VALUES (@collection, @version, @dimensions, @element_type, @distance, @table_name, @quantization, @rerank_oversample)
+            INSERT INTO embeddings_model_versions (collection, version, dimensions, element_type, distance, table_name, quantization, rerank_oversample, binary_bits)
+            VALUES (@collection, @version, @dimensions, @element_type, @distance, @table_name, @quantization, @rerank_oversample, @binary_bits)
             ON CONFLICT (collection, version) DO NOTHING;
             """, connection, transaction))
         {
@@ -69,12 +71,13 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
             insert.Parameters.AddWithValue("table_name", tableName);
             insert.Parameters.AddWithValue("quantization", ToSql(layout.Quantization));
             insert.Parameters.AddWithValue("rerank_oversample", layout.RerankOversample);
+            insert.Parameters.AddWithValue("binary_bits", (short)layout.BinaryBits);
             await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         var existing = await ReadVersionAsync(connection, transaction, collection, version, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Version {version} of collection {collection} vanished during registration.");
-        if (existing with { QuantizationCenter = null } != requested)
+        if (existing with { QuantizationCenter = null, QuantizationSpread = null } != requested)
         {
             throw new InvalidOperationException(
                 $"Version {version} of collection {collection} is already registered as {existing.Representation}, " +
@@ -129,27 +132,59 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// The centre a binary version's sign bits are taken around: the one recorded, or else the mean of its live vectors,
-    /// recorded now (the first caller wins a race). Null when the version is not binary or holds no vectors yet.
+    /// <paramref name="table"/> with the centre (and, with two bits per dimension, the spread) its sign bits are taken
+    /// around: the ones recorded, or else the mean (and 0.6745 standard deviations) of its live vectors, recorded now
+    /// (the first caller wins a race). A version that is not binary, or holds no vectors yet, comes back as it is.
     /// </summary>
-    public async Task<float[]?> EnsureQuantizationCenterAsync(VersionTable table, CancellationToken cancellationToken = default)
+    public async Task<VersionTable> EnsureQuantizationCenterAsync(VersionTable table, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(table);
         if (table.Quantization != VectorQuantization.Binary)
         {
-            return null;
+            return table;
         }
 
-        await using var command = dataSource.CreateCommand(
-            $"""
-            UPDATE embeddings_model_versions
-               SET quantization_center = COALESCE(quantization_center, (SELECT avg(embedding)::vector::real[] FROM {table.QuotedTable} WHERE NOT deleted))
-             WHERE collection = @collection AND version = @version
-            RETURNING quantization_center
-            """);
-        command.Parameters.AddWithValue("collection", table.Collection);
-        command.Parameters.AddWithValue("version", table.Version);
-        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as float[];
+        if (await GetVersionAsync(table.Collection, table.Version, cancellationToken).ConfigureAwait(false) is { QuantizationCenter: not null } recorded)
+        {
+            return recorded;
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        float[]? center;
+        await using (var mean = new NpgsqlCommand($"SELECT avg(embedding)::vector::real[] FROM {table.QuotedTable} WHERE NOT deleted", connection))
+        {
+            center = await mean.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as float[];
+        }
+
+        if (center is null)
+        {
+            return table;
+        }
+
+        float[]? spread = null;
+        if (table.BinaryBits == 2)
+        {
+            // Thresholds at ±0.6745 σ split a normal dimension into three equally likely parts (25 %, 50 %, 25 %).
+            await using var variance = new NpgsqlCommand(
+                $"SELECT avg((embedding::vector - @center) * (embedding::vector - @center))::real[] FROM {table.QuotedTable} WHERE NOT deleted", connection);
+            variance.Parameters.AddWithValue("center", new Vector(center));
+            spread = [.. ((float[])(await variance.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!).Select(v => 0.6745f * MathF.Sqrt(v))];
+        }
+
+        await using (var record = new NpgsqlCommand(
+            """
+            UPDATE embeddings_model_versions SET quantization_center = @center, quantization_spread = @spread
+             WHERE collection = @collection AND version = @version AND quantization_center IS NULL
+            """, connection))
+        {
+            record.Parameters.AddWithValue("center", center);
+            record.Parameters.AddWithValue("spread", (object?)spread ?? DBNull.Value);
+            record.Parameters.AddWithValue("collection", table.Collection);
+            record.Parameters.AddWithValue("version", table.Version);
+            await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return await GetVersionAsync(table.Collection, table.Version, cancellationToken).ConfigureAwait(false) ?? table;
     }
 
     /// <summary>The query model folder of a version, or null when its queries use the document model.</summary>
@@ -243,6 +278,8 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
         Quantization = reader.GetString(6) == "binary" ? VectorQuantization.Binary : VectorQuantization.None,
         RerankOversample = reader.GetInt32(7),
         QuantizationCenter = reader.IsDBNull(8) ? null : reader.GetFieldValue<float[]>(8),
+        BinaryBits = reader.GetInt16(9),
+        QuantizationSpread = reader.IsDBNull(10) ? null : reader.GetFieldValue<float[]>(10),
     };
 
     private static string ToSql(VectorQuantization quantization) => quantization == VectorQuantization.Binary ? "binary" : "none";

@@ -24,9 +24,18 @@ public sealed record VersionLayout(int Dimensions, VectorElementType ElementType
         get
         {
             var stored = $"{(ElementType == VectorElementType.HalfVec ? "halfvec" : "vector")}";
-            return Quantization == VectorQuantization.Binary ? $"binary({Dimensions})+{stored} rerank x{RerankOversample}" : $"{stored}({Dimensions})";
+            return Quantization == VectorQuantization.Binary
+                ? $"binary({Dimensions}{(BinaryBits == 2 ? "x2" : string.Empty)})+{stored} rerank x{RerankOversample}"
+                : $"{stored}({Dimensions})";
         }
     }
+
+    /// <summary>
+    /// With binary quantization: bits per dimension. 1: the sign around the centre. 2: a thermometer code, the signs
+    /// around centre + spread and centre − spread (three levels, Hamming distance = their L1 distance), twice the index
+    /// bits for far better candidates.
+    /// </summary>
+    public int BinaryBits { get; init; } = 1;
 
     /// <summary>Checks the layout; the message names the setting that is wrong.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
@@ -40,6 +49,11 @@ public sealed record VersionLayout(int Dimensions, VectorElementType ElementType
         if (RerankOversample is < 1 or > MaxRerankOversample)
         {
             throw new ArgumentException($"The rerank oversample must be between 1 and {MaxRerankOversample} (was {RerankOversample}).");
+        }
+
+        if (BinaryBits is not (1 or 2) || (BinaryBits == 2 && Quantization != VectorQuantization.Binary))
+        {
+            throw new ArgumentException($"Binary bits per dimension must be 1 or 2, and 2 only with binary quantization (was {BinaryBits}, {Quantization}).");
         }
     }
 }

@@ -30,8 +30,14 @@ public sealed record VersionTable(
     /// </summary>
     public float[]? QuantizationCenter { get; init; }
 
+    /// <summary>With binary quantization: bits per dimension (1 or 2, see <see cref="VersionLayout.BinaryBits"/>).</summary>
+    public int BinaryBits { get; init; } = 1;
+
+    /// <summary>With two bits per dimension: the distance of the two thresholds from the centre (0.6745 σ per dimension).</summary>
+    public float[]? QuantizationSpread { get; init; }
+
     /// <summary>How the version stores, indexes and ranks its vectors.</summary>
-    public VersionLayout Layout => new(Dimensions, ElementType, Distance) { Quantization = Quantization, RerankOversample = RerankOversample };
+    public VersionLayout Layout => new(Dimensions, ElementType, Distance) { Quantization = Quantization, RerankOversample = RerankOversample, BinaryBits = BinaryBits };
 
     /// <summary>The quoted table identifier, safe to put into SQL text.</summary>
     public string QuotedTable => StorageNames.Quote(TableName);
@@ -63,11 +69,29 @@ public sealed record VersionTable(
     /// quantization (cast to its length, as pgvector's HNSW needs a fixed-length bit type).
     /// </summary>
     /// <param name="column">The vector column or parameter expression, e.g. <c>t.embedding</c>.</param>
-    public string IndexExpression(string column) => Quantization == VectorQuantization.Binary
-        ? QuantizationCenter is { } center
-            ? $"(binary_quantize(({column}) - '{VectorLiteral(center)}'::{SqlElementType})::bit({Dimensions}))"
-            : $"(binary_quantize({column})::bit({Dimensions}))"
-        : column;
+    public string IndexExpression(string column)
+    {
+        if (Quantization != VectorQuantization.Binary)
+        {
+            return column;
+        }
+
+        if (QuantizationCenter is not { } center)
+        {
+            return BinaryBits == 2
+                ? $"((binary_quantize({column}) || binary_quantize({column}))::bit({2 * Dimensions}))"
+                : $"(binary_quantize({column})::bit({Dimensions}))";
+        }
+
+        if (BinaryBits == 1 || QuantizationSpread is not { } spread)
+        {
+            return $"(binary_quantize(({column}) - '{VectorLiteral(center)}'::{SqlElementType})::bit({BinaryBits * Dimensions}))";
+        }
+
+        var high = center.Select((c, i) => c + spread[i]).ToArray();
+        var low = center.Select((c, i) => c - spread[i]).ToArray();
+        return $"((binary_quantize(({column}) - '{VectorLiteral(high)}'::{SqlElementType}) || binary_quantize(({column}) - '{VectorLiteral(low)}'::{SqlElementType}))::bit({2 * Dimensions}))";
+    }
 
     /// <summary>The HNSW operator class of <see cref="IndexExpression"/>.</summary>
     public string IndexOperatorClass => Quantization == VectorQuantization.Binary ? "bit_hamming_ops" : OperatorClass;

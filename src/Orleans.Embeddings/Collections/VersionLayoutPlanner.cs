@@ -51,6 +51,19 @@ public static class VersionLayoutPlanner
             }
         }
 
+        if (registration.BinaryBits is { } bits)
+        {
+            if (registration.Representation != VectorRepresentation.Binary)
+            {
+                throw new ArgumentException($"bits per dimension apply to binary quantization only; this registration is {registration.Representation}");
+            }
+
+            if (bits is not (1 or 2))
+            {
+                throw new ArgumentException($"a binary index takes 1 or 2 bits per dimension (was {bits})");
+            }
+        }
+
         var limit = registration.Representation == VectorRepresentation.Float32 ? MaxIndexedVectorDimensions : MaxIndexedHalfVecDimensions;
         if (registration.Representation != VectorRepresentation.Binary && dimensions > limit)
         {
@@ -77,17 +90,18 @@ public static class VersionLayoutPlanner
             }
         }
 
-        return Layout(registration.Representation, dimensions, registration.RerankOversample ?? VersionLayout.DefaultRerankOversample);
+        return Layout(registration.Representation, dimensions, registration.RerankOversample ?? VersionLayout.DefaultRerankOversample, registration.BinaryBits ?? 1);
     }
 
     /// <summary>The layout of a version with <paramref name="representation"/> that stores <paramref name="dimensions"/> (cosine distance).</summary>
-    public static VersionLayout Layout(VectorRepresentation representation, int dimensions, int rerankOversample) => new(
+    public static VersionLayout Layout(VectorRepresentation representation, int dimensions, int rerankOversample, int binaryBits = 1) => new(
         dimensions,
         representation == VectorRepresentation.Float32 ? VectorElementType.Vector : VectorElementType.HalfVec,
         DistanceMetric.Cosine)
     {
         Quantization = representation == VectorRepresentation.Binary ? VectorQuantization.Binary : VectorQuantization.None,
         RerankOversample = rerankOversample,
+        BinaryBits = representation == VectorRepresentation.Binary ? binaryBits : 1,
     };
 
     /// <summary>The representation a registered layout was made from.</summary>

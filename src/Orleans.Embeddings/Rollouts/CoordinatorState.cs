@@ -35,6 +35,8 @@ internal sealed class VersionRecord
 
     public int RerankOversample { get; set; } = VersionLayout.DefaultRerankOversample;
 
+    public int BinaryBits { get; set; } = 1;
+
     public string? Error { get; set; }
 
     public DateTimeOffset ChangedAt { get; set; }

@@ -92,7 +92,7 @@ internal sealed partial class VersionCoordinatorGrain(
             }
 
             var same = known.ModelPath == path && known.QueryModelPath == queryPath && known.Representation == registration.Representation
-                && known.Dimensions == layout.Dimensions && (known.Representation != VectorRepresentation.Binary || known.RerankOversample == layout.RerankOversample);
+                && known.Dimensions == layout.Dimensions && (known.Representation != VectorRepresentation.Binary || (known.RerankOversample == layout.RerankOversample && known.BinaryBits == layout.BinaryBits));
             if (known.ModelPath is not null && !same)
             {
                 throw new RolloutCommandException(
@@ -132,6 +132,7 @@ internal sealed partial class VersionCoordinatorGrain(
         record.Dimensions = layout.Dimensions;
         record.Representation = registration.Representation;
         record.RerankOversample = layout.RerankOversample;
+        record.BinaryBits = layout.BinaryBits;
         record.Error = null;
         SetState(record, VersionState.Registered);
         _state.Versions[version] = record;
@@ -159,7 +160,7 @@ internal sealed partial class VersionCoordinatorGrain(
         $"{path} ({layout.Description}{(queryPath is null ? string.Empty : $", query model {queryPath}")})";
 
     private static VersionLayout LayoutOf(VersionRecord record) =>
-        VersionLayoutPlanner.Layout(record.Representation, record.Dimensions, record.RerankOversample);
+        VersionLayoutPlanner.Layout(record.Representation, record.Dimensions, record.RerankOversample, record.BinaryBits);
 
     public async Task<RolloutStatus> StartRolloutAsync(string version)
     {
@@ -817,6 +818,7 @@ internal sealed partial class VersionCoordinatorGrain(
                 QueryModelPath = await catalog.GetQueryModelPathAsync(_collection, table.Version, cancellationToken),
                 Representation = VersionLayoutPlanner.RepresentationOf(table),
                 RerankOversample = table.RerankOversample,
+                BinaryBits = table.BinaryBits,
                 ChangedAt = DateTimeOffset.UtcNow,
             };
         }

@@ -77,6 +77,9 @@ internal sealed class CompactBenchmark : IBenchmark
                 ("binary x4", new VersionLayout(dims, VectorElementType.HalfVec, DistanceMetric.Cosine) { Quantization = VectorQuantization.Binary, RerankOversample = 4 }),
                 ("binary x10", new VersionLayout(dims, VectorElementType.HalfVec, DistanceMetric.Cosine) { Quantization = VectorQuantization.Binary, RerankOversample = 10 }),
                 ("binary x40", new VersionLayout(dims, VectorElementType.HalfVec, DistanceMetric.Cosine) { Quantization = VectorQuantization.Binary, RerankOversample = 40 }),
+                ("binary 2 bits x4", new VersionLayout(dims, VectorElementType.HalfVec, DistanceMetric.Cosine) { Quantization = VectorQuantization.Binary, RerankOversample = 4, BinaryBits = 2 }),
+                ("binary 2 bits x10", new VersionLayout(dims, VectorElementType.HalfVec, DistanceMetric.Cosine) { Quantization = VectorQuantization.Binary, RerankOversample = 10, BinaryBits = 2 }),
+                ("binary 2 bits x20", new VersionLayout(dims, VectorElementType.HalfVec, DistanceMetric.Cosine) { Quantization = VectorQuantization.Binary, RerankOversample = 20, BinaryBits = 2 }),
                 ("matryoshka 256", new VersionLayout(256, VectorElementType.Vector, DistanceMetric.Cosine)),
                 ("matryoshka 128", new VersionLayout(128, VectorElementType.Vector, DistanceMetric.Cosine)),
                 ("matryoshka 128 binary x10", new VersionLayout(128, VectorElementType.HalfVec, DistanceMetric.Cosine) { Quantization = VectorQuantization.Binary, RerankOversample = 10 }),
@@ -169,7 +172,9 @@ internal sealed class CompactBenchmark : IBenchmark
                 $"halfvec_recall10_ef{WideEfSearch}={wideRuns[1].RecallAgainst(exact):F4} fp32_recall10_ef{WideEfSearch}={wideRuns[0].RecallAgainst(exact):F4} halfvec_exact_scan_recall10={exactRuns[1].RecallAgainst(exact):F4} " +
                 $"binary_x4_recall10_ef{WideEfSearch}={wideRuns[2].RecallAgainst(exact):F4} binary_x10_recall10_ef{WideEfSearch}={wideRuns[3].RecallAgainst(exact):F4} " +
                 $"binary_x10_recall10={rows[3].Recall:F4} binary_x10_p50_ms={rows[3].P50:F2} binary_x40_recall10={rows[4].Recall:F4} binary_x40_p50_ms={rows[4].P50:F2} " +
-                $"matryoshka256_recall10={rows[5].Recall:F4} matryoshka128_recall10={rows[6].Recall:F4} " +
+                $"binary2_x4_recall10={rows[5].Recall:F4} binary2_x4_p50_ms={rows[5].P50:F2} binary2_x10_recall10={rows[6].Recall:F4} binary2_x10_p50_ms={rows[6].P50:F2} " +
+                $"binary2_x20_recall10={rows[7].Recall:F4} binary2_x20_p50_ms={rows[7].P50:F2} binary2_bytes_ratio={rows[5].Ratio:F3} " +
+                $"matryoshka256_recall10={rows[8].Recall:F4} matryoshka128_recall10={rows[9].Recall:F4} " +
                 $"query_model_speedup={speedup:F1} query_model_ndcg_retained={retained:F3} fp32_ndcg10={rows[0].Ndcg:F4} query_model_ndcg10={smallNdcg:F4}"));
         }
         finally

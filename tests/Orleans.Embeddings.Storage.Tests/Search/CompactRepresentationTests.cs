@@ -16,7 +16,7 @@ public sealed class CompactRepresentationTests(MigratedPostgresDatabase database
 
     private static CancellationToken Cancellation => TestContext.Current.CancellationToken;
 
-    public static TheoryData<string> Representations => ["vector", "halfvec", "binary"];
+    public static TheoryData<string> Representations => ["vector", "halfvec", "binary", "binary2"];
 
     [Theory]
     [MemberData(nameof(Representations))]
@@ -26,6 +26,7 @@ public sealed class CompactRepresentationTests(MigratedPostgresDatabase database
         {
             "halfvec" => new VersionLayout(Dimensions, VectorElementType.HalfVec, DistanceMetric.Cosine),
             "binary" => new VersionLayout(Dimensions, VectorElementType.HalfVec, DistanceMetric.Cosine) { Quantization = VectorQuantization.Binary, RerankOversample = 10 },
+            "binary2" => new VersionLayout(Dimensions, VectorElementType.HalfVec, DistanceMetric.Cosine) { Quantization = VectorQuantization.Binary, RerankOversample = 10, BinaryBits = 2 },
             _ => new VersionLayout(Dimensions, VectorElementType.Vector, DistanceMetric.Cosine),
         };
         var (table, vectors) = await LoadAsync(layout, seed: 3);
@@ -33,9 +34,9 @@ public sealed class CompactRepresentationTests(MigratedPostgresDatabase database
         vectors.Remove("doc-0007");
         await new HnswIndexBuilder(database.DataSource).BuildAsync(table, cancellationToken: Cancellation);
         Assert.True(await new HnswIndexBuilder(database.DataSource).HasIndexAsync(table, Cancellation));
-        Assert.Equal(representation == "binary" ? "bit_hamming_ops" : $"{representation}_cosine_ops", await ReadIndexOperatorClassAsync(table));
+        Assert.Equal(representation.StartsWith("binary", StringComparison.Ordinal) ? "bit_hamming_ops" : $"{representation}_cosine_ops", await ReadIndexOperatorClassAsync(table));
         table = (await _catalog.GetVersionAsync(table.Collection, table.Version, Cancellation))!;
-        if (representation == "binary")
+        if (representation.StartsWith("binary", StringComparison.Ordinal))
         {
             // The signs are taken around the table's mean, recorded with the index and used by every search after it.
             var mean = new float[Dimensions];
@@ -49,7 +50,15 @@ public sealed class CompactRepresentationTests(MigratedPostgresDatabase database
 
             Assert.NotNull(table.QuantizationCenter);
             Assert.All(Enumerable.Range(0, Dimensions), d => Assert.InRange(table.QuantizationCenter![d] - mean[d], -2e-3f, 2e-3f));
-            Assert.Equal(table.QuantizationCenter, await _catalog.EnsureQuantizationCenterAsync(table, Cancellation));
+            Assert.Equal(table.QuantizationCenter, (await _catalog.EnsureQuantizationCenterAsync(table, Cancellation)).QuantizationCenter);
+            Assert.Equal(representation == "binary2", table.QuantizationSpread is not null);
+            if (table.QuantizationSpread is { } spread)
+            {
+                // 0.6745 σ of each dimension around its mean.
+                var sigma = Math.Sqrt(vectors.Values.Average(v => Math.Pow(v[0] - mean[0], 2)));
+                Assert.InRange(spread[0], 0.6745 * sigma * 0.99, 0.6745 * sigma * 1.01);
+            }
+
             var query = $"'[{string.Join(',', vectors.First().Value.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)))}]'::halfvec";
             await using var explain = database.DataSource.CreateCommand(
                 $"EXPLAIN SELECT id FROM {table.QuotedTable} t ORDER BY {table.IndexExpression("t.embedding")} <~> {table.IndexExpression(query)} LIMIT 40");

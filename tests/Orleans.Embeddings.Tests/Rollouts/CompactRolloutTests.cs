@@ -41,17 +41,18 @@ public sealed class CompactRolloutTests(IndexerCluster indexer) : IClassFixture<
         var live = producer.RunAsync(perBatch: 20, TimeSpan.FromMilliseconds(50), stop.Token);
         var coordinator = indexer.Cluster.Client.GetGrain<IVersionCoordinatorGrain>(collection);
         var registered = await coordinator.RegisterModelAsync(
-            "v2", new ModelRegistration(indexer.SecondModelDirectory) { Representation = VectorRepresentation.Binary, RerankOversample = 8 });
-        Assert.Equal("binary(48)+halfvec rerank x8", registered.Representation);
+            "v2", new ModelRegistration(indexer.SecondModelDirectory) { Representation = VectorRepresentation.Binary, RerankOversample = 8, BinaryBits = 2 });
+        Assert.Equal("binary(48x2)+halfvec rerank x8", registered.Representation);
         await coordinator.StartRolloutAsync("v2");
         var ready = await WaitForStatusAsync(coordinator, s => s.Version("v2").State == VersionState.Ready, Long, "v2 Ready");
         Assert.Equal("vector(64)", ready.Version("v1").Representation);
-        Assert.Equal("binary(48)+halfvec rerank x8", ready.Version("v2").Representation);
+        Assert.Equal("binary(48x2)+halfvec rerank x8", ready.Version("v2").Representation);
         var index = await ScalarAsync(
             $"SELECT indexdef FROM pg_indexes WHERE tablename = '{StorageNames.VersionTableName(collection, "v2")}' AND indexdef LIKE '%hnsw%'");
         Assert.Contains("binary_quantize((embedding - '[", (string)index!, StringComparison.Ordinal); // around the recorded centre
         Assert.NotNull((await new Orleans.Embeddings.Storage.Versions.CollectionCatalog(indexer.DataSource).GetVersionAsync(collection, "v2", ct))!.QuantizationCenter);
         Assert.Contains("bit_hamming_ops", (string)index!, StringComparison.Ordinal);
+        Assert.Contains("::bit(96)", (string)index!, StringComparison.Ordinal); // two bits per dimension
 
         // Half the routing keys go to the binary version. Every answer's hits come from the version that embedded its
         // query: the stable documents' own texts find themselves with score 1 (v1 and v2 are different models).
@@ -132,6 +133,9 @@ public sealed class CompactRolloutTests(IndexerCluster indexer) : IClassFixture<
             new(CopyModel(indexer.SecondModelDirectory, m => m["matryoshkaDimensions"] = new JsonArray(16, 32))) { Dimensions = 24 }), StringComparison.Ordinal);
         Assert.Contains("produces 20 dimensions but the document model", await RefusedAsync(new(indexer.SecondModelDirectory) { QueryModelPath = otherSpace }), StringComparison.Ordinal);
         Assert.Contains("applies to binary quantization only", await RefusedAsync(new(indexer.SecondModelDirectory) { RerankOversample = 8 }), StringComparison.Ordinal);
+        Assert.Contains("bits per dimension apply to binary quantization only", await RefusedAsync(new(indexer.SecondModelDirectory) { BinaryBits = 2 }), StringComparison.Ordinal);
+        Assert.Contains("takes 1 or 2 bits per dimension (was 3)", await RefusedAsync(
+            new(indexer.SecondModelDirectory) { Representation = VectorRepresentation.Binary, BinaryBits = 3 }), StringComparison.Ordinal);
         Assert.Contains("query model folder /nonexistent/query", await RefusedAsync(new(indexer.SecondModelDirectory) { QueryModelPath = "/nonexistent/query" }), StringComparison.Ordinal);
 
         // Nothing was registered by the refusals; a good registration then takes the name, and another layout under it is refused.
