@@ -45,6 +45,12 @@ public static partial class StorageNames
     /// <summary>The HNSW index name of a version table.</summary>
     public static string HnswIndexName(string tableName) => CheckIdentifier(tableName) + "_hnsw";
 
+    /// <summary>
+    /// The name of a binary version's quantizer: the SQL function its HNSW index is built on, which holds the version's
+    /// centre, so that neither the index definition nor any search carries the centre's numbers as text.
+    /// </summary>
+    public static string QuantizerFunctionName(string tableName) => CheckIdentifier(tableName) + "_code";
+
     /// <summary>Quotes an identifier this class generated (or a registry value it generated earlier).</summary>
     /// <exception cref="ArgumentException">The value is not an identifier this class produces.</exception>
     public static string Quote(string identifier) => $"\"{CheckIdentifier(identifier)}\"";
@@ -61,6 +67,6 @@ public static partial class StorageNames
     [GeneratedRegex(NamePattern)]
     private static partial Regex NameRegex();
 
-    [GeneratedRegex("^emb_[a-z0-9_]{1,20}_[a-z0-9_]{1,20}_[0-9a-f]{8}(_hnsw)?$")]
+    [GeneratedRegex("^emb_[a-z0-9_]{1,20}_[a-z0-9_]{1,20}_[0-9a-f]{8}(_hnsw|_code)?$")]
     private static partial Regex GeneratedIdentifierRegex();
 }

@@ -171,17 +171,25 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
             spread = [.. ((float[])(await variance.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!).Select(v => 0.6745f * MathF.Sqrt(v))];
         }
 
-        await using (var record = new NpgsqlCommand(
-            """
-            UPDATE embeddings_model_versions SET quantization_center = @center, quantization_spread = @spread
-             WHERE collection = @collection AND version = @version AND quantization_center IS NULL
-            """, connection))
+        // The centre and the quantizer function that holds it commit together: a version has one whenever it has the other.
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false))
         {
+            await using var record = new NpgsqlCommand(
+                """
+                UPDATE embeddings_model_versions SET quantization_center = @center, quantization_spread = @spread
+                 WHERE collection = @collection AND version = @version AND quantization_center IS NULL
+                """, connection, transaction);
             record.Parameters.AddWithValue("center", center);
             record.Parameters.AddWithValue("spread", (object?)spread ?? DBNull.Value);
             record.Parameters.AddWithValue("collection", table.Collection);
             record.Parameters.AddWithValue("version", table.Version);
-            await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            if (await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1)
+            {
+                await using var quantizer = new NpgsqlCommand((table with { QuantizationCenter = center, QuantizationSpread = spread }).QuantizerDefinition, connection, transaction);
+                await quantizer.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         return await GetVersionAsync(table.Collection, table.Version, cancellationToken).ConfigureAwait(false) ?? table;
@@ -244,6 +252,7 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
         await using var command = new NpgsqlCommand(
             $"""
             DROP TABLE IF EXISTS {StorageNames.Quote(tableName)};
+            DROP FUNCTION IF EXISTS {StorageNames.Quote(StorageNames.QuantizerFunctionName(tableName))}(halfvec), {StorageNames.Quote(StorageNames.QuantizerFunctionName(tableName))}(vector);
             DELETE FROM embeddings_model_versions WHERE collection = @collection AND version = @version;
             """, connection, transaction);
         command.Parameters.AddWithValue("collection", collection);

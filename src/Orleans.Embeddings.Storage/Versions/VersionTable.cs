@@ -76,14 +76,35 @@ public sealed record VersionTable(
             return column;
         }
 
-        if (QuantizationCenter is not { } center)
+        // With its centre recorded, a version has its quantizer function (created with it): see QuantizerDefinition.
+        return QuantizationCenter is null
+            ? BinaryCode(column, null, null)
+            : $"({StorageNames.Quote(StorageNames.QuantizerFunctionName(TableName))}({column})::bit({BinaryBits * Dimensions}))"; // a function's result has no length: HNSW needs one
+    }
+
+    /// <summary>
+    /// The <c>CREATE FUNCTION</c> of a binary version's quantizer, holding its centre (and spread): a SQL-standard body is
+    /// stored parsed, with the centre as a binary constant, so a search's text stays short and the planner, which inlines
+    /// the function on both sides, still matches the index. Null when the version is not binary or has no centre yet.
+    /// </summary>
+    public string? QuantizerDefinition => Quantization == VectorQuantization.Binary && QuantizationCenter is { } center
+        ? $"""
+          CREATE OR REPLACE FUNCTION {StorageNames.Quote(StorageNames.QuantizerFunctionName(TableName))}(v {SqlElementType}) RETURNS bit({BinaryBits * Dimensions})
+          LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+          RETURN {BinaryCode("v", center, QuantizationSpread)}
+          """
+        : null;
+
+    private string BinaryCode(string column, float[]? center, float[]? spread)
+    {
+        if (center is null)
         {
             return BinaryBits == 2
                 ? $"((binary_quantize({column}) || binary_quantize({column}))::bit({2 * Dimensions}))"
                 : $"(binary_quantize({column})::bit({Dimensions}))";
         }
 
-        if (BinaryBits == 1 || QuantizationSpread is not { } spread)
+        if (BinaryBits == 1 || spread is null)
         {
             return $"(binary_quantize(({column}) - '{VectorLiteral(center)}'::{SqlElementType})::bit({BinaryBits * Dimensions}))";
         }

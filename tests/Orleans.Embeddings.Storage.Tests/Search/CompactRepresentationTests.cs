@@ -70,6 +70,7 @@ public sealed class CompactRepresentationTests(MigratedPostgresDatabase database
             }
 
             Assert.Contains(lines, l => l.Contains("Index Scan", StringComparison.Ordinal));
+
         }
 
         var random = new Random(17);
@@ -94,6 +95,12 @@ public sealed class CompactRepresentationTests(MigratedPostgresDatabase database
         }
 
         Assert.True(found / (Queries * 10) >= 0.9, $"{representation}: recall@10 {found / (Queries * 10):F3} against the exact top 10");
+
+        // A binary version's quantizer function (holding its centre) goes with the version.
+        await _catalog.DropVersionAsync(table.Collection, table.Version, Cancellation);
+        await using var function = database.DataSource.CreateCommand("SELECT count(*) FROM pg_proc WHERE proname = @name");
+        function.Parameters.AddWithValue("name", Orleans.Embeddings.Storage.Naming.StorageNames.QuantizerFunctionName(table.TableName));
+        Assert.Equal(0L, (long)(await function.ExecuteScalarAsync(Cancellation))!);
     }
 
     [Fact]
