@@ -81,7 +81,9 @@ public static class SiloApplication
             .AddCheck<DatabaseReadinessCheck>("database", tags: [ReadyTag])
             .AddCheck<SiloReadinessCheck>("silo", tags: [ReadyTag]);
 
+        builder.Services.AddMalformedRequestErrors();
         var app = builder.Build();
+        app.UseMalformedRequestErrors();
         app.MapHealthChecks(HealthPath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthReportWriter.WriteAsync });
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions
         {

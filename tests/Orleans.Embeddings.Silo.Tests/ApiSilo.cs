@@ -34,6 +34,9 @@ internal sealed class ApiSilo : IAsyncDisposable
     /// <summary>The silo's web address.</summary>
     public Uri Address { get; private set; } = null!;
 
+    /// <summary>The connection string of the silo's database.</summary>
+    public string ConnectionString => _connectionString;
+
     /// <summary>A scratch folder for model folders.</summary>
     public string Models { get; }
 

@@ -70,7 +70,9 @@ public static class RolloutEndpoints
             Run(() => Coordinator(grains, collection).CancelAsync()));
     }
 
-    private static IVersionCoordinatorGrain Coordinator(IGrainFactory grains, string collection) => grains.GetGrain<IVersionCoordinatorGrain>(collection);
+    // A name that cannot be a collection is refused (400) before it activates a coordinator.
+    private static IVersionCoordinatorGrain Coordinator(IGrainFactory grains, string collection) =>
+        grains.GetGrain<IVersionCoordinatorGrain>(Orleans.Embeddings.Storage.Naming.StorageNames.Validate(collection, "collection"));
 
     private static string Required(string? value, string name) =>
         string.IsNullOrWhiteSpace(value) ? throw new ArgumentException($"{name} is required.") : value;

@@ -12,6 +12,9 @@ public sealed record SearchRequest([property: Id(0)] string Collection, [propert
     /// <summary>The most hits one call returns.</summary>
     public const int MaxK = 1000;
 
+    /// <summary>The longest query text searched, in characters (a query is a phrase, not a document).</summary>
+    public const int MaxTextLength = 16_384;
+
     /// <summary>How many hits to return (1-1000).</summary>
     [Id(2)]
     public int K { get; init; } = DefaultK;

@@ -7,6 +7,7 @@ using Npgsql;
 using Orleans.Embeddings.Hosting;
 using Orleans.Embeddings.Indexing;
 using Orleans.Embeddings.Routing;
+using Orleans.Embeddings.Storage.Naming;
 using Orleans.Embeddings.Storage.Search;
 using Orleans.Embeddings.Storage.Vectors;
 using Orleans.Embeddings.Storage.Versions;
@@ -115,9 +116,9 @@ public sealed class SearchExecutor(
             throw new SearchException(SearchErrorKind.InvalidRequest, "The query id is missing (it is the queryId of a search's answer).");
         }
 
-        if (string.IsNullOrEmpty(documentId) || documentId.Length > 512)
+        if (string.IsNullOrEmpty(documentId) || documentId.Length > 512 || documentId.Contains('\0', StringComparison.Ordinal))
         {
-            throw new SearchException(SearchErrorKind.InvalidRequest, "The document id must be 1-512 characters.");
+            throw new SearchException(SearchErrorKind.InvalidRequest, "The document id must be 1-512 characters, without NUL (U+0000).");
         }
 
         if (string.IsNullOrEmpty(kind) || kind.Length > 32 || !kind.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_' or '-') || !char.IsAsciiLetterLower(kind[0]))
@@ -341,6 +342,17 @@ public sealed class SearchExecutor(
             throw new SearchException(SearchErrorKind.InvalidRequest, "The query text is empty.");
         }
 
+        if (request.Text.Length > SearchRequest.MaxTextLength)
+        {
+            throw new SearchException(SearchErrorKind.InvalidRequest, $"The query text has {request.Text.Length:N0} characters; at most {SearchRequest.MaxTextLength:N0} are searched.");
+        }
+
+        // PostgreSQL text cannot hold NUL: the search log would fail to record the search.
+        if (request.Text.Contains('\0', StringComparison.Ordinal) || request.RoutingKey?.Contains('\0', StringComparison.Ordinal) == true)
+        {
+            throw new SearchException(SearchErrorKind.InvalidRequest, "The query text or routing key contains a NUL character (U+0000).");
+        }
+
         if (request.K is < 1 or > SearchRequest.MaxK)
         {
             throw new SearchException(SearchErrorKind.InvalidRequest, $"k must be between 1 and {SearchRequest.MaxK} (was {request.K}).");
@@ -354,6 +366,11 @@ public sealed class SearchExecutor(
         if (request.Version is { Length: 0 })
         {
             throw new SearchException(SearchErrorKind.InvalidRequest, "The pinned version is empty; leave it out to use the traffic split.");
+        }
+
+        if (request.Version is { } version)
+        {
+            RequireName(version, "version");
         }
 
         if (request.Exact && request.Version is null)
@@ -370,6 +387,21 @@ public sealed class SearchExecutor(
         if (string.IsNullOrWhiteSpace(collection))
         {
             throw new SearchException(SearchErrorKind.InvalidRequest, "The collection is missing.");
+        }
+
+        RequireName(collection, "collection");
+    }
+
+    // A name that cannot exist is a malformed request, refused before any lookup.
+    private static void RequireName(string name, string kind)
+    {
+        try
+        {
+            StorageNames.Validate(name, kind);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new SearchException(SearchErrorKind.InvalidRequest, ex.Message);
         }
     }
 
@@ -393,6 +425,12 @@ public sealed class SearchExecutor(
             catch (Exception ex) when (ex is ArgumentException or JsonException)
             {
                 throw new SearchException(SearchErrorKind.InvalidRequest, $"Filter {filter}: {ex.Message}");
+            }
+
+            // PostgreSQL's text and jsonb cannot hold NUL.
+            if (filter.Field.Contains('\0', StringComparison.Ordinal) || filter.ValueJson?.Contains("\\u0000", StringComparison.Ordinal) == true)
+            {
+                throw new SearchException(SearchErrorKind.InvalidRequest, $"Filter on '{filter.Field.Replace("\0", "\\0", StringComparison.Ordinal)}': names or values cannot contain NUL (U+0000).");
             }
         }
 
