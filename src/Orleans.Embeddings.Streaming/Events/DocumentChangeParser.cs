@@ -66,6 +66,12 @@ public sealed class DocumentChangeParser(DocumentChangeLimits? limits = null)
                 return Fail($"\"id\" is longer than {_limits.MaxIdBytes} bytes");
             }
 
+            // PostgreSQL's text and jsonb cannot hold NUL: such an event could never be stored.
+            if (id.Contains('\0', StringComparison.Ordinal))
+            {
+                return Fail("\"id\" contains NUL (U+0000), which PostgreSQL cannot store");
+            }
+
             DocumentOperation? operation = String(root, "op") switch
             {
                 "upsert" => DocumentOperation.Upsert,
@@ -103,6 +109,11 @@ public sealed class DocumentChangeParser(DocumentChangeLimits? limits = null)
                 return Fail($"\"content\" is larger than {_limits.MaxContentBytes} bytes");
             }
 
+            if (content.Contains('\0', StringComparison.Ordinal))
+            {
+                return Fail("\"content\" contains NUL (U+0000), which PostgreSQL cannot store");
+            }
+
             var metadata = "{}";
             if (root.TryGetProperty("metadata", out var metadataElement) && metadataElement.ValueKind != JsonValueKind.Null)
             {
@@ -116,11 +127,24 @@ public sealed class DocumentChangeParser(DocumentChangeLimits? limits = null)
                 {
                     return Fail($"\"metadata\" is larger than {_limits.MaxMetadataBytes} bytes");
                 }
+
+                if (HoldsNul(metadataElement))
+                {
+                    return Fail("\"metadata\" holds a NUL (U+0000) in a name or string, which PostgreSQL cannot store");
+                }
             }
 
             return new DocumentChangeParseResult(new DocumentChange(collection, id, DocumentOperation.Upsert, seq, content, metadata), null);
         }
     }
+
+    private static bool HoldsNul(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.String => element.GetString()!.Contains('\0', StringComparison.Ordinal),
+        JsonValueKind.Array => element.EnumerateArray().Any(HoldsNul),
+        JsonValueKind.Object => element.EnumerateObject().Any(p => p.Name.Contains('\0', StringComparison.Ordinal) || HoldsNul(p.Value)),
+        _ => false,
+    };
 
     private static string? String(JsonElement root, string name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;

@@ -174,4 +174,94 @@ public abstract class StreamDeliveryScenarios
             Assert.Equal(payload, letter.Payload);
         }
     }
+
+    /// <summary>
+    /// Fuzzed bad events (random bytes, truncated and deeply nested JSON, huge ids and metadata, wrong types, invalid UTF-8,
+    /// NUL) are each dead-lettered with a reason and their raw payload, the good event after each is delivered, and valid
+    /// events full of SQL fragments and odd characters are delivered as data.
+    /// </summary>
+    [Fact]
+    public async Task Fuzzed_events_are_dead_lettered_and_the_good_ones_around_them_delivered()
+    {
+        var collection = "fuzz-" + Guid.NewGuid().ToString("N")[..8];
+        await using var cluster = await StreamTestCluster.StartAsync(DataSource, silo => AddStreams(silo, TimeSpan.FromSeconds(3)));
+        await using var publisher = CreatePublisher();
+        var ct = TestContext.Current.CancellationToken;
+        var random = new Random(1807);
+        var bad = Enumerable.Range(0, 64).Select(i => (Id: $"b{i}", Payload: FuzzedEvent(random, collection, $"b{i}", i))).ToList();
+        string[] fragments = ["'; DROP TABLE embeddings_documents; --", "\" OR 1=1 --", "$(rm -rf /)", "<script>alert(1)</script>", "日本語 🙂", "\\u0000 is not NUL", "{{{{[[[["];
+        var odd = fragments.Select((f, i) => new DocumentChange(collection, $"sql{i}", DocumentOperation.Upsert, 1, f, System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { [f] = f }))).ToList();
+
+        foreach (var (id, payload) in bad)
+        {
+            await publisher.PublishRawAsync(collection, id, payload, ct);
+            await publisher.PublishAsync(new DocumentChange(collection, id, DocumentOperation.Upsert, 2, "good after bad", "{}"), ct);
+        }
+
+        await publisher.PublishManyAsync(odd, ct);
+
+        await DeliveryLog.WaitForAsync(collection, d => d.Count >= bad.Count + odd.Count, TimeSpan.FromSeconds(120), "the good events around the fuzzed ones");
+        var delivered = DeliveryLog.Of(collection);
+        Assert.Equal(bad.Select(b => b.Id).Concat(odd.Select(o => o.Id)).Order(), delivered.Select(d => d.Id).Distinct().Order());
+        Assert.All(delivered.Where(d => d.Id.StartsWith('b')), d => Assert.Equal("good after bad", d.Content));
+        Assert.All(odd, o => Assert.Contains(delivered, d => d.Id == o.Id && d.Content == o.Content && d.MetadataJson == o.MetadataJson));
+
+        var deadLetters = new DeadLetterStore(DataSource);
+        IReadOnlyList<DeadLetter> letters = [];
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            letters = (await deadLetters.ListAsync(Provider, limit: 1000, cancellationToken: ct)).Where(l => l.StreamKey?.Contains(collection, StringComparison.Ordinal) == true).ToList();
+            if (letters.Count >= bad.Count)
+            {
+                break;
+            }
+
+            await Task.Delay(200, ct);
+        }
+
+        foreach (var (id, payload) in bad)
+        {
+            var letter = Assert.Single(letters, l => l.StreamKey == $"{collection}/{id}");
+            Assert.False(string.IsNullOrWhiteSpace(letter.Reason), $"{id} was dead-lettered without a reason");
+            Assert.Equal(payload, letter.Payload);
+        }
+
+        Report($"fuzz over {Provider}: {bad.Count} bad events dead-lettered ({string.Join("; ", letters.GroupBy(l => l.Reason.Split(':')[0]).Select(g => $"{g.Count()} x {g.Key}"))}), {delivered.Count} good deliveries");
+    }
+
+    private static string WithMetadata(string collection, string id, string metadataJson) =>
+        $$"""{"collection":"{{collection}}","id":"{{id}}","op":"upsert","content":"x","metadata":""" + metadataJson + "}";
+
+    // One bad event of eight kinds in turn, for document id under collection.
+    private byte[] FuzzedEvent(Random random, string collection, string id, int i)
+    {
+        var valid = $$"""{"collection":"{{collection}}","id":"{{id}}","op":"upsert","seq":1,"content":"fuzzed content {{i}}"}""";
+        switch (i % 8)
+        {
+            case 0:
+                var bytes = new byte[random.Next(1, 2048)];
+                random.NextBytes(bytes);
+                bytes[0] = (byte)'{'; // an object that never closes properly, not by chance an event
+                return bytes;
+            case 1:
+                return Encoding.UTF8.GetBytes(valid[..random.Next(1, valid.Length - 1)]);
+            case 2:
+                return Encoding.UTF8.GetBytes(WithMetadata(collection, id, "{\"a\":" + new string('[', 5000) + new string(']', 5000) + "}"));
+            case 3:
+                return Encoding.UTF8.GetBytes($$"""{"collection":"{{collection}}","id":"{{new string('i', 600)}}","op":"upsert","content":"x"}""");
+            case 4:
+                return Encoding.UTF8.GetBytes(WithMetadata(collection, id, "{\"k\":\"" + new string('m', 70_000) + "\"}"));
+            case 5:
+                string[] wrong = ["\"seq\":\"7\",\"content\":\"x\"", "\"content\":42", "\"content\":\"x\",\"metadata\":[1]", "\"content\":{\"a\":1}", "\"content\":\"x\",\"seq\":1.5"];
+                return Encoding.UTF8.GetBytes($$"""{"collection":"{{collection}}","id":"{{id}}","op":"upsert",{{wrong[(i / 8) % wrong.Length]}}}""");
+            case 6:
+                var utf8 = Encoding.UTF8.GetBytes(valid);
+                var at = valid.IndexOf("fuzzed", StringComparison.Ordinal) + random.Next(0, 6);
+                return [.. utf8[..at], 0xC3, 0x28, 0xFF, .. utf8[at..]];
+            default:
+                string[] nul = ["\"content\":\"a\\u0000b\"", "\"content\":\"x\",\"metadata\":{\"k\":\"\\u0000\"}"];
+                return Encoding.UTF8.GetBytes($$"""{"collection":"{{collection}}","id":"{{id}}","op":"upsert",{{nul[(i / 8) % nul.Length]}}}""");
+        }
+    }
 }

@@ -40,6 +40,10 @@ public sealed class DocumentChangeParserTests
     [InlineData("""{"collection":"docs","id":"a","op":"upsert","content":"this content is longer than thirty-two bytes"}""", "\"content\" is larger than 32 bytes")]
     [InlineData("""{"collection":"docs","id":"a","op":"upsert","content":"x","metadata":[1]}""", "\"metadata\" must be a JSON object, not Array")]
     [InlineData("""{"collection":"docs","id":"a","op":"upsert","content":"x","metadata":{"k":"a value longer than the limit"}}""", "\"metadata\" is larger than 32 bytes")]
+    [InlineData("""{"collection":"docs","id":"a\u0000","op":"upsert","content":"x"}""", "\"id\" contains NUL")]
+    [InlineData("""{"collection":"docs","id":"a","op":"upsert","content":"x\u0000y"}""", "\"content\" contains NUL")]
+    [InlineData("""{"collection":"docs","id":"a","op":"upsert","content":"x","metadata":{"k":["\u0000"]}}""", "\"metadata\" holds a NUL")]
+    [InlineData("""{"collection":"docs","id":"a","op":"upsert","content":"x","metadata":{"\u0000":1}}""", "\"metadata\" holds a NUL")]
     public void Parse_BadEvent_ReturnsAReasonNamingWhatIsWrong(string json, string reason)
     {
         var result = Parse(json);
