@@ -75,6 +75,16 @@ public sealed class HostileRequestTests(PostgresServer server) : IAsyncLifetime
         }
 
         // Kestrel answers a request line over its limit (414) or a path holding NUL (400) itself, before any endpoint, bare.
+        // A query of no word the model knows embeds to a zero vector: it finds nothing, rather than NaN scores.
+        using (var unknown = new HttpRequestMessage(HttpMethod.Get, new Uri(_silo.Address, $"/collections/docs/search?q={new string('z', 150)}")))
+        {
+            unknown.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ApiSilo.SearchToken);
+            using var response = await s_http.SendAsync(unknown, Cancellation);
+            var text = await response.Content.ReadAsStringAsync(Cancellation);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode}: {Shorten(text)}");
+            Assert.Equal(0, JsonDocument.Parse(text).RootElement.GetProperty("hits").GetArrayLength());
+        }
+
         var unnamed = outcomes.Where(o => o.Status is not (HttpStatusCode.Unauthorized or HttpStatusCode.RequestUriTooLong)
             && !(o.Status == HttpStatusCode.BadRequest && o.Request.Split('?')[0].Contains("%00", StringComparison.Ordinal))
             && !NamesTheProblem(o.Body)).ToList();

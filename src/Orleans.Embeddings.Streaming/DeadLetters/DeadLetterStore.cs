@@ -18,16 +18,18 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
             """
             INSERT INTO embeddings_stream_dead_letters (provider, transport, queue_id, position, stream_key, payload, attempts, reason)
             SELECT * FROM unnest(@providers, @transports, @queues, @positions, @keys, @payloads, @attempts, @reasons)
-            ON CONFLICT (provider, queue_id, position) DO NOTHING
+            ON CONFLICT (provider, queue_id, position, md5(payload)) DO NOTHING
             """);
         command.Parameters.AddWithValue("providers", letters.Select(l => l.Provider).ToArray());
         command.Parameters.AddWithValue("transports", letters.Select(l => l.Transport).ToArray());
         command.Parameters.AddWithValue("queues", letters.Select(l => l.Queue).ToArray());
         command.Parameters.AddWithValue("positions", letters.Select(l => l.Position).ToArray());
-        command.Parameters.AddWithValue("keys", letters.Select(l => l.StreamKey).ToArray());
+        // A Kafka key or a reason quoting bad input may hold NUL, which PostgreSQL text cannot store: the letter must
+        // still be written, or its partition could not move on.
+        command.Parameters.AddWithValue("keys", letters.Select(l => WithoutNul(l.StreamKey)).ToArray());
         command.Parameters.AddWithValue("payloads", letters.Select(l => l.Payload).ToArray());
         command.Parameters.AddWithValue("attempts", letters.Select(l => l.Attempts).ToArray());
-        command.Parameters.AddWithValue("reasons", letters.Select(l => l.Reason).ToArray());
+        command.Parameters.AddWithValue("reasons", letters.Select(l => WithoutNul(l.Reason)!).ToArray());
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -53,4 +55,6 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
 
         return letters;
     }
+
+    private static string? WithoutNul(string? text) => text?.Replace('\0', '\uFFFD');
 }

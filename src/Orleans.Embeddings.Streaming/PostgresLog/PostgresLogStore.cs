@@ -88,7 +88,7 @@ public sealed class PostgresLogStore(NpgsqlDataSource dataSource)
             RETURNING l.position, l.collection, l.document_id, l.payload, l.attempts, f.reason)
         INSERT INTO embeddings_stream_dead_letters (provider, transport, queue_id, position, stream_key, payload, attempts, reason)
         SELECT @provider, 'postgres', @queue, position, collection || '/' || document_id, payload, attempts, reason FROM moved
-        ON CONFLICT (provider, queue_id, position) DO NOTHING
+        ON CONFLICT (provider, queue_id, position, md5(payload)) DO NOTHING
         """;
 
     private const string EvictSql =

@@ -91,7 +91,7 @@ public sealed class SiloProcessCrashTests(MigratedPostgresDatabase database) : I
             $"{deliveries.Count - Documents * SeqsPerDocument} duplicates, all consumed after {clock.Elapsed.TotalSeconds:F1} s";
         TestContext.Current.TestOutputHelper?.WriteLine(line);
         File.AppendAllText(Path.Combine(AppContext.BaseDirectory, "stream-delivery.log"), $"{DateTime.UtcNow:O} {line}{Environment.NewLine}");
-        var letters = await new DeadLetters.DeadLetterStore(database.DataSource).ListAsync("crash", cancellationToken: ct);
+        var letters = await new Orleans.Embeddings.Streaming.DeadLetters.DeadLetterStore(database.DataSource).ListAsync("crash", cancellationToken: ct);
         Assert.DoesNotContain(letters, l => l.StreamKey?.StartsWith(collection + "/", StringComparison.Ordinal) == true);
     }
 

@@ -85,7 +85,7 @@ public sealed class PostgresLogStoreTests(MigratedPostgresDatabase database) : I
         Assert.Equal(1, await _store.DeadLetterAsync(provider, 0, [(position, "the event is not valid JSON")], Ct));
         Assert.Equal(0, await _store.DeadLetterAsync(provider, 0, [(position, "again")], Ct));
         Assert.Equal(0, await _store.CountPendingAsync(provider, Ct));
-        var letter = Assert.Single(await new DeadLetters.DeadLetterStore(database.DataSource).ListAsync(provider, cancellationToken: Ct));
+        var letter = Assert.Single(await new Orleans.Embeddings.Streaming.DeadLetters.DeadLetterStore(database.DataSource).ListAsync(provider, cancellationToken: Ct));
         Assert.Equal((position, "docs/bad", 1, "the event is not valid JSON"), (letter.Position, letter.StreamKey, letter.Attempts, letter.Reason));
         Assert.Equal(payload, letter.Payload);
     }
