@@ -34,6 +34,9 @@ public class IndexerCluster(PostgresServer server) : IAsyncLifetime
     /// <summary>The database.</summary>
     public NpgsqlDataSource DataSource => _database.DataSource;
 
+    /// <summary>The connection string of the database every silo uses.</summary>
+    public string ConnectionString => _database.ConnectionString;
+
     /// <summary>The folder of the static model.</summary>
     public string ModelDirectory => _modelDirectory;
 

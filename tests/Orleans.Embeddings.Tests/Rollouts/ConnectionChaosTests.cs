@@ -1,0 +1,87 @@
+using Npgsql;
+using Orleans.Embeddings.Client.Publishing;
+using Orleans.Embeddings.Rollouts;
+using Orleans.Embeddings.Storage;
+using Orleans.Embeddings.Tests.Indexing;
+using static Orleans.Embeddings.Tests.Rollouts.RolloutAssertions;
+
+namespace Orleans.Embeddings.Tests.Rollouts;
+
+/// <summary>
+/// DESIGN invariants 1-3 while PostgreSQL drops the silos' connections: every client backend of the silos is terminated
+/// (<c>pg_terminate_backend</c>) at random moments through a rollout under live upserts and deletes. The producer and
+/// the test's own reads use connections the chaos spares, so what was published is known exactly.
+/// </summary>
+public sealed class ConnectionChaosTests(IndexerCluster indexer) : IClassFixture<IndexerCluster>
+{
+    private const string Spared = "chaos-spared";
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(180);
+
+    [Fact]
+    public async Task A_rollout_under_live_changes_converges_while_connections_are_terminated_at_random()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        const string collection = "chaos";
+        await indexer.CreateCollectionAsync(collection);
+        await using var spared = EmbeddingsDataSource.Create(new NpgsqlConnectionStringBuilder(indexer.ConnectionString) { ApplicationName = Spared }.ConnectionString);
+        await using var publisher = new PostgresLogPublisher(spared, IndexerCluster.Provider);
+        var producer = new LiveProducer(publisher, collection, documents: 1000);
+        await producer.SeedAsync(ct);
+        await WaitForTableToMatchAsync(spared, collection, "v1", producer.Expected, Long);
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var live = producer.RunAsync(perBatch: 20, TimeSpan.FromMilliseconds(50), stop.Token);
+        var terminated = 0L;
+        var chaos = Task.Run(async () =>
+        {
+            var random = new Random(7);
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(random.Next(200, 1200), CancellationToken.None);
+                await using var kill = spared.CreateCommand(
+                    """
+                    SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                     WHERE datname = current_database() AND backend_type = 'client backend'
+                       AND pid <> pg_backend_pid() AND application_name <> @spared
+                    """);
+                kill.Parameters.AddWithValue("spared", Spared);
+                Interlocked.Add(ref terminated, (long)(await kill.ExecuteScalarAsync(CancellationToken.None))!);
+            }
+        }, CancellationToken.None);
+
+        var coordinator = indexer.Cluster.Client.GetGrain<IVersionCoordinatorGrain>(collection);
+        await RetryAsync(() => coordinator.RegisterModelAsync("v2", indexer.SecondModelDirectory));
+        await RetryAsync(() => coordinator.StartRolloutAsync("v2"));
+        await WaitForStatusAsync(coordinator, s => s.Version("v2").State == VersionState.Ready, Long, "v2 Ready while connections are terminated");
+        await Task.Delay(2000, ct);
+        await stop.CancelAsync();
+        await live;
+        await chaos;
+        // Passing tests' output is not shown: the figures go to connection-chaos.log beside the test binaries.
+        File.AppendAllText(
+            Path.Combine(AppContext.BaseDirectory, "connection-chaos.log"),
+            $"{DateTime.UtcNow:O} {Interlocked.Read(ref terminated)} connections terminated during the rollout, {producer.Sent} changes published{Environment.NewLine}");
+        Assert.True(Interlocked.Read(ref terminated) >= 20, $"only {Interlocked.Read(ref terminated)} connections were terminated");
+
+        await WaitForTableToMatchAsync(spared, collection, "v1", producer.Expected, Long);
+        await WaitForTableToMatchAsync(spared, collection, "v2", producer.Expected, Long);
+    }
+
+    // An operator command whose connection was terminated under it fails with that error; the operator repeats it
+    // (every command is idempotent).
+    private static async Task RetryAsync<T>(Func<Task<T>> command)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await command();
+                return;
+            }
+            catch (Exception ex) when (attempt < 10 && ex is not RolloutCommandException)
+            {
+                await Task.Delay(500);
+            }
+        }
+    }
+}
