@@ -56,6 +56,7 @@ public static class IndexerSiloBuilderExtensions
         // Other silos learn this silo's devices from its metadata.
         builder.UseSiloMetadata(new Dictionary<string, string> { [DeviceDirectory.MetadataKey] = string.Join(',', probe.EffectiveDevices) });
         services.AddPlacementDirector<DevicePlacement, DevicePlacementDirector>();
+        builder.AddIncomingGrainCallFilter<DatabaseFailureCallFilter>();
         services.AddPlacementDirector<LoadRangePlacement, LoadRangePlacementDirector>();
 
         services.TryAddSingleton<DocumentStore>();
