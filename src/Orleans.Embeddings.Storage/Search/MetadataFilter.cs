@@ -15,6 +15,11 @@ public abstract record MetadataFilter
             throw new ArgumentException("A metadata filter needs a field name.", nameof(field));
         }
 
+        if (PostgresText.ContainsNul(field))
+        {
+            throw new ArgumentException("A metadata filter's field name cannot hold NUL (U+0000), which PostgreSQL cannot store.", nameof(field));
+        }
+
         Field = field;
     }
 
@@ -22,7 +27,7 @@ public abstract record MetadataFilter
     public string Field { get; }
 
     /// <summary>The field equals <paramref name="value"/> (a string, number, boolean or null; compared as JSON).</summary>
-    public static MetadataFilter Equal(string field, object? value) => new EqualFilter(field, JsonSerializer.Serialize(value));
+    public static MetadataFilter Equal(string field, object? value) => new EqualFilter(field, Serialize(field, [value], value));
 
     /// <summary>The field equals one of <paramref name="values"/>.</summary>
     public static MetadataFilter In(string field, IEnumerable<object?> values)
@@ -31,7 +36,7 @@ public abstract record MetadataFilter
         var list = values.ToList();
         return list.Count == 0
             ? throw new ArgumentException($"The IN filter on '{field}' needs at least one value.", nameof(values))
-            : new InFilter(field, JsonSerializer.Serialize(list));
+            : new InFilter(field, Serialize(field, list, list));
     }
 
     /// <summary>The field is a number within [<paramref name="min"/>, <paramref name="max"/>]; either bound may be open.</summary>
@@ -41,6 +46,27 @@ public abstract record MetadataFilter
             : min > max
                 ? throw new ArgumentException($"The range filter on '{field}' has a minimum ({min}) above its maximum ({max}).", nameof(min))
                 : new RangeFilter(field, min, max);
+
+    // The values as JSON, refused when a string in them holds NUL, which PostgreSQL cannot store.
+    private static string Serialize(string field, IEnumerable<object?> values, object? json)
+    {
+        foreach (var value in values)
+        {
+            var holdsNul = value switch
+            {
+                null or bool or double or float or int or long or decimal => false,
+                string text => PostgresText.ContainsNul(text),
+                JsonElement element => PostgresText.HoldsNul(element),
+                _ => PostgresText.HoldsNul(JsonSerializer.SerializeToElement(value)),
+            };
+            if (holdsNul)
+            {
+                throw new ArgumentException($"The filter on '{PostgresText.ReplaceNul(field)}' has a value holding NUL (U+0000), which PostgreSQL cannot store.", nameof(values));
+            }
+        }
+
+        return JsonSerializer.Serialize(json);
+    }
 
     /// <summary>Equality, with the value as JSON text.</summary>
     public sealed record EqualFilter : MetadataFilter

@@ -73,44 +73,32 @@ public sealed class VectorSearch(NpgsqlDataSource dataSource)
         var content = request.IncludeContent
             ? "d.content FROM nn LEFT JOIN embeddings_documents d ON d.collection = @collection AND d.id = nn.id"
             : "NULL::text FROM nn";
-        var candidates = request.K;
-        if (table.Quantization == VectorQuantization.Binary)
-        {
-            // The index orders by Hamming distance between sign bits; k × oversample of those candidates are then
-            // ranked exactly on the stored vectors. An exact search skips the bits and ranks every row.
-            candidates = request.Exact ? request.K : Math.Min(VectorSearchRequest.MaxK, request.K * table.RerankOversample);
-            var order = request.Exact ? distance : $"{table.IndexExpression("t.embedding")} {table.IndexDistanceOperator} {table.IndexExpression(query)}";
-            search.CommandText =
-                $"""
-                WITH candidates AS MATERIALIZED (
-                    SELECT t.id, t.embedding, t.metadata
-                      FROM {table.QuotedTable} t
-                     WHERE {where}
-                     ORDER BY {order}
-                     LIMIT @candidates),
-                nn AS MATERIALIZED (
-                    SELECT t.id, {distance} AS distance, t.metadata::text AS metadata
-                      FROM candidates t
-                     ORDER BY {distance}, t.id
-                     LIMIT @k)
-                SELECT nn.id, {table.ScoreExpression("nn.distance")}, nn.metadata, {content}
-                 ORDER BY nn.distance, nn.id
-                """;
-        }
-        else
-        {
-            search.CommandText =
-                $"""
-                WITH nn AS MATERIALIZED (
-                    SELECT t.id, {distance} AS distance, t.metadata::text AS metadata
-                      FROM {table.QuotedTable} t
-                     WHERE {where}
-                     ORDER BY {distance}
-                     LIMIT @k)
-                SELECT nn.id, {table.ScoreExpression("nn.distance")}, nn.metadata, {content}
-                 ORDER BY nn.distance, nn.id
-                """;
-        }
+
+        // A binary version's index orders by Hamming distance between its codes: k × oversample of those candidates
+        // are ranked exactly on the stored vectors below. An exact search ranks every row directly. A direct search
+        // orders by the distance alone, so that the HNSW index serves it.
+        var binary = table.Quantization == VectorQuantization.Binary && !request.Exact;
+        var candidates = binary ? Math.Min(VectorSearchRequest.MaxK, request.K * table.RerankOversample) : request.K;
+        var source = binary
+            ? $"""
+              candidates AS MATERIALIZED (
+                  SELECT t.id, t.embedding, t.metadata
+                    FROM {table.QuotedTable} t
+                   WHERE {where}
+                   ORDER BY {table.IndexExpression("t.embedding")} {table.IndexDistanceOperator} {table.IndexExpression(query)}
+                   LIMIT @candidates),
+              """
+            : string.Empty;
+        search.CommandText =
+            $"""
+            WITH {source}nn AS MATERIALIZED (
+                SELECT t.id, {distance} AS distance, t.metadata::text AS metadata
+                  FROM {(binary ? "candidates t" : $"{table.QuotedTable} t WHERE {where}")}
+                 ORDER BY {(binary ? $"{distance}, t.id" : distance)}
+                 LIMIT @k)
+            SELECT nn.id, {table.ScoreExpression("nn.distance")}, nn.metadata, {content}
+             ORDER BY nn.distance, nn.id
+            """;
 
         search.Parameters.AddWithValue("query", new Vector(request.Query));
         search.Parameters.AddWithValue("k", request.K);

@@ -77,7 +77,7 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
 
         var existing = await ReadVersionAsync(connection, transaction, collection, version, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Version {version} of collection {collection} vanished during registration.");
-        if (existing with { QuantizationCenter = null, QuantizationSpread = null } != requested)
+        if (existing.Layout != layout)
         {
             throw new InvalidOperationException(
                 $"Version {version} of collection {collection} is already registered as {existing.Representation}, " +
@@ -195,24 +195,20 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
         return await GetVersionAsync(table.Collection, table.Version, cancellationToken).ConfigureAwait(false) ?? table;
     }
 
-    /// <summary>The query model folder of a version, or null when its queries use the document model.</summary>
-    public async Task<string?> GetQueryModelPathAsync(string collection, string version, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The model folder a version embeds documents with and its query model folder (null when queries use the document
+    /// model); both null when none was recorded.
+    /// </summary>
+    public async Task<(string? ModelPath, string? QueryModelPath)> GetModelPathsAsync(string collection, string version, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(
-            "SELECT query_model_path FROM embeddings_model_versions WHERE collection = @collection AND version = @version");
+            "SELECT model_path, query_model_path FROM embeddings_model_versions WHERE collection = @collection AND version = @version");
         command.Parameters.AddWithValue("collection", collection);
         command.Parameters.AddWithValue("version", version);
-        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
-    }
-
-    /// <summary>The model folder of a version, or null when none was recorded.</summary>
-    public async Task<string?> GetModelPathAsync(string collection, string version, CancellationToken cancellationToken = default)
-    {
-        await using var command = dataSource.CreateCommand(
-            "SELECT model_path FROM embeddings_model_versions WHERE collection = @collection AND version = @version");
-        command.Parameters.AddWithValue("collection", collection);
-        command.Parameters.AddWithValue("version", version);
-        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? (reader.IsDBNull(0) ? null : reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1))
+            : (null, null);
     }
 
     /// <summary>Reads a registered version, or null when the collection has no such version.</summary>

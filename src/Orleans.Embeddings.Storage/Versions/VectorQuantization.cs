@@ -7,8 +7,8 @@ public enum VectorQuantization
     None,
 
     /// <summary>
-    /// The HNSW index holds <c>binary_quantize(embedding)</c>: one bit per dimension (its sign), compared by Hamming
-    /// distance. A search takes <c>k × oversample</c> candidates from it and reranks them exactly on the stored vector.
+    /// The HNSW index holds <c>binary_quantize(embedding − centre)</c>: one bit (or two, see
+    /// <see cref="VersionLayout.BinaryBits"/>) per dimension, compared by Hamming distance. A search takes <c>k × oversample</c> candidates from it and reranks them exactly on the stored vector.
     /// Meant for normalised vectors, whose signs carry the direction.
     /// </summary>
     Binary,

@@ -1,4 +1,5 @@
 using Npgsql;
+using Orleans.Embeddings.Storage;
 
 namespace Orleans.Embeddings.Streaming.DeadLetters;
 
@@ -26,10 +27,10 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("positions", letters.Select(l => l.Position).ToArray());
         // A Kafka key or a reason quoting bad input may hold NUL, which PostgreSQL text cannot store: the letter must
         // still be written, or its partition could not move on.
-        command.Parameters.AddWithValue("keys", letters.Select(l => WithoutNul(l.StreamKey)).ToArray());
+        command.Parameters.AddWithValue("keys", letters.Select(l => PostgresText.ReplaceNul(l.StreamKey)).ToArray());
         command.Parameters.AddWithValue("payloads", letters.Select(l => l.Payload).ToArray());
         command.Parameters.AddWithValue("attempts", letters.Select(l => l.Attempts).ToArray());
-        command.Parameters.AddWithValue("reasons", letters.Select(l => WithoutNul(l.Reason)!).ToArray());
+        command.Parameters.AddWithValue("reasons", letters.Select(l => PostgresText.ReplaceNul(l.Reason)!).ToArray());
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -55,6 +56,4 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
 
         return letters;
     }
-
-    private static string? WithoutNul(string? text) => text?.Replace('\0', '\uFFFD');
 }

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 using Orleans.Embeddings.Documents;
+using Orleans.Embeddings.Storage;
 using Orleans.Embeddings.Storage.Naming;
 
 namespace Orleans.Embeddings.Streaming.Events;
@@ -67,7 +68,7 @@ public sealed class DocumentChangeParser(DocumentChangeLimits? limits = null)
             }
 
             // PostgreSQL's text and jsonb cannot hold NUL: such an event could never be stored.
-            if (id.Contains('\0', StringComparison.Ordinal))
+            if (PostgresText.ContainsNul(id))
             {
                 return Fail("\"id\" contains NUL (U+0000), which PostgreSQL cannot store");
             }
@@ -109,7 +110,7 @@ public sealed class DocumentChangeParser(DocumentChangeLimits? limits = null)
                 return Fail($"\"content\" is larger than {_limits.MaxContentBytes} bytes");
             }
 
-            if (content.Contains('\0', StringComparison.Ordinal))
+            if (PostgresText.ContainsNul(content))
             {
                 return Fail("\"content\" contains NUL (U+0000), which PostgreSQL cannot store");
             }
@@ -128,7 +129,7 @@ public sealed class DocumentChangeParser(DocumentChangeLimits? limits = null)
                     return Fail($"\"metadata\" is larger than {_limits.MaxMetadataBytes} bytes");
                 }
 
-                if (HoldsNul(metadataElement))
+                if (PostgresText.HoldsNul(metadataElement))
                 {
                     return Fail("\"metadata\" holds a NUL (U+0000) in a name or string, which PostgreSQL cannot store");
                 }
@@ -137,14 +138,6 @@ public sealed class DocumentChangeParser(DocumentChangeLimits? limits = null)
             return new DocumentChangeParseResult(new DocumentChange(collection, id, DocumentOperation.Upsert, seq, content, metadata), null);
         }
     }
-
-    private static bool HoldsNul(JsonElement element) => element.ValueKind switch
-    {
-        JsonValueKind.String => element.GetString()!.Contains('\0', StringComparison.Ordinal),
-        JsonValueKind.Array => element.EnumerateArray().Any(HoldsNul),
-        JsonValueKind.Object => element.EnumerateObject().Any(p => p.Name.Contains('\0', StringComparison.Ordinal) || HoldsNul(p.Value)),
-        _ => false,
-    };
 
     private static string? String(JsonElement root, string name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;

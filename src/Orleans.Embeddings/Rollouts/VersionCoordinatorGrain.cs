@@ -91,8 +91,7 @@ internal sealed partial class VersionCoordinatorGrain(
                 throw new RolloutCommandException($"Version {version} of {_collection} was retired; register the model under a new version name.");
             }
 
-            var same = known.ModelPath == path && known.QueryModelPath == queryPath && known.Representation == registration.Representation
-                && known.Dimensions == layout.Dimensions && (known.Representation != VectorRepresentation.Binary || (known.RerankOversample == layout.RerankOversample && known.BinaryBits == layout.BinaryBits));
+            var same = known.ModelPath == path && known.QueryModelPath == queryPath && LayoutOf(known) == layout;
             if (known.ModelPath is not null && !same)
             {
                 throw new RolloutCommandException(
@@ -613,6 +612,7 @@ internal sealed partial class VersionCoordinatorGrain(
             return;
         }
 
+
         run.Step = RunRecord.Ready;
         run.StepDeadline = null;
         SetState(GetVersion(run.Version), VersionState.Ready);
@@ -808,14 +808,15 @@ internal sealed partial class VersionCoordinatorGrain(
         foreach (var table in await catalog.ListVersionsAsync(_collection, cancellationToken))
         {
             var weight = record?.Traffic.GetValueOrDefault(table.Version) ?? 0;
+            var (modelPath, queryModelPath) = await catalog.GetModelPathsAsync(_collection, table.Version, cancellationToken);
             var state = weight == 100 ? VersionState.Primary : weight > 0 ? VersionState.Serving : VersionState.Registered;
             _state.Versions[table.Version] = new VersionRecord
             {
                 Version = table.Version,
                 State = state,
                 Dimensions = table.Dimensions,
-                ModelPath = await catalog.GetModelPathAsync(_collection, table.Version, cancellationToken),
-                QueryModelPath = await catalog.GetQueryModelPathAsync(_collection, table.Version, cancellationToken),
+                ModelPath = modelPath,
+                QueryModelPath = queryModelPath,
                 Representation = VersionLayoutPlanner.RepresentationOf(table),
                 RerankOversample = table.RerankOversample,
                 BinaryBits = table.BinaryBits,

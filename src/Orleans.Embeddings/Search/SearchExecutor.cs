@@ -7,6 +7,7 @@ using Npgsql;
 using Orleans.Embeddings.Hosting;
 using Orleans.Embeddings.Indexing;
 using Orleans.Embeddings.Routing;
+using Orleans.Embeddings.Storage;
 using Orleans.Embeddings.Storage.Naming;
 using Orleans.Embeddings.Storage.Search;
 using Orleans.Embeddings.Storage.Vectors;
@@ -116,7 +117,7 @@ public sealed class SearchExecutor(
             throw new SearchException(SearchErrorKind.InvalidRequest, "The query id is missing (it is the queryId of a search's answer).");
         }
 
-        if (string.IsNullOrEmpty(documentId) || documentId.Length > 512 || documentId.Contains('\0', StringComparison.Ordinal))
+        if (string.IsNullOrEmpty(documentId) || documentId.Length > 512 || PostgresText.ContainsNul(documentId))
         {
             throw new SearchException(SearchErrorKind.InvalidRequest, "The document id must be 1-512 characters, without NUL (U+0000).");
         }
@@ -211,7 +212,6 @@ public sealed class SearchExecutor(
         {
             EfSearch = job.Request.EfSearch ?? VectorSearchRequest.DefaultEfSearch,
             Filters = job.Filters,
-            Exact = false, // a shadow compares the candidate's index search with the answer, whatever the request
         }).ConfigureAwait(false);
         var ids = hits.Select(h => h.Id).ToArray();
         recorder.Record(
@@ -348,7 +348,7 @@ public sealed class SearchExecutor(
         }
 
         // PostgreSQL text cannot hold NUL: the search log would fail to record the search.
-        if (request.Text.Contains('\0', StringComparison.Ordinal) || request.RoutingKey?.Contains('\0', StringComparison.Ordinal) == true)
+        if (PostgresText.ContainsNul(request.Text) || PostgresText.ContainsNul(request.RoutingKey))
         {
             throw new SearchException(SearchErrorKind.InvalidRequest, "The query text or routing key contains a NUL character (U+0000).");
         }
@@ -425,12 +425,6 @@ public sealed class SearchExecutor(
             catch (Exception ex) when (ex is ArgumentException or JsonException)
             {
                 throw new SearchException(SearchErrorKind.InvalidRequest, $"Filter {filter}: {ex.Message}");
-            }
-
-            // PostgreSQL's text and jsonb cannot hold NUL.
-            if (filter.Field.Contains('\0', StringComparison.Ordinal) || filter.ValueJson?.Contains("\\u0000", StringComparison.Ordinal) == true)
-            {
-                throw new SearchException(SearchErrorKind.InvalidRequest, $"Filter on '{filter.Field.Replace("\0", "\\0", StringComparison.Ordinal)}': names or values cannot contain NUL (U+0000).");
             }
         }
 

@@ -53,8 +53,8 @@ public sealed class ModelSessions(CollectionCatalog catalog, IOptions<IndexerOpt
     {
         var table = await catalog.GetVersionAsync(collection, version).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Version {version} of collection {collection} is not registered.");
-        var path = await catalog.GetModelPathAsync(collection, version).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"Version {version} of collection {collection} has no model folder recorded.");
+        var (modelPath, queryPath) = await catalog.GetModelPathsAsync(collection, version).ConfigureAwait(false);
+        var path = modelPath ?? throw new InvalidOperationException($"Version {version} of collection {collection} has no model folder recorded.");
         var folder = EmbeddingModelFolder.Load(path);
         if (folder.Dimensions != table.Dimensions && !folder.MatryoshkaDimensions.Contains(table.Dimensions))
         {
@@ -62,7 +62,6 @@ public sealed class ModelSessions(CollectionCatalog catalog, IOptions<IndexerOpt
                 $"The model in {path} has {folder.Dimensions} dimensions (Matryoshka lengths: {string.Join(", ", folder.MatryoshkaDimensions)}) but version {version} of {collection} stores {table.Dimensions}.");
         }
 
-        var queryPath = await catalog.GetQueryModelPathAsync(collection, version).ConfigureAwait(false);
         var queryFolder = queryPath is null ? null : EmbeddingModelFolder.Load(queryPath);
         if (queryFolder is not null && queryFolder.Dimensions != table.Dimensions && queryFolder.Dimensions != folder.Dimensions)
         {

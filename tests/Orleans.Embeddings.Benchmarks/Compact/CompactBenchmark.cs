@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Numerics.Tensors;
 using System.Text.Json;
 using Npgsql;
+using Orleans.Embeddings.Client.Evaluation;
 using Orleans.Embeddings.Inference.Builders;
 using Orleans.Embeddings.Inference.Models;
 using Orleans.Embeddings.Inference.Pooling;
@@ -191,8 +192,8 @@ internal sealed class CompactBenchmark : IBenchmark
         var directory = Directory.CreateTempSubdirectory("oe-bench-compact-set-").FullName;
         try
         {
-            Client.Evaluation.TitleEvaluationSet.Write(corpus.Select(p => (p.Id, p.Title)), directory);
-            var set = Client.Evaluation.EvaluationSet.Load(Path.Combine(directory, "queries.tsv"), Path.Combine(directory, "qrels.tsv"));
+            TitleEvaluationSet.Write(corpus.Select(p => (p.Id, p.Title)), directory);
+            var set = EvaluationSet.Load(Path.Combine(directory, "queries.tsv"), Path.Combine(directory, "qrels.tsv"));
             var present = subset.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
             return [.. set.Judgements
                 .Select(j => (Text: set.Queries[j.Key], Answer: j.Value.Keys.Single()))
@@ -276,17 +277,9 @@ internal sealed class CompactBenchmark : IBenchmark
         public int Found(IEnumerable<string> hits) => hits.Count(h => Scores[Positions[h]] >= Threshold - 1e-6f);
     }
 
-    private static double Ndcg(IReadOnlyList<string>[] hits, (string Text, string Answer)[] queries)
-    {
-        double sum = 0;
-        for (var q = 0; q < queries.Length; q++)
-        {
-            var rank = hits[q].Take(K).ToList().IndexOf(queries[q].Answer);
-            sum += rank < 0 ? 0 : 1 / Math.Log2(rank + 2);
-        }
-
-        return sum / queries.Length;
-    }
+    // The built-in set judges one document per query, relevance 1.
+    private static double Ndcg(IReadOnlyList<string>[] hits, (string Text, string Answer)[] queries) =>
+        hits.Select((ranked, q) => RankingMetrics.Ndcg(ranked, new Dictionary<string, int> { [queries[q].Answer] = 1 }, K)).Average();
 
     private static double Percentile(double[] values, double p)
     {
