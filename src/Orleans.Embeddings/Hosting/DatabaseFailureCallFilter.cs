@@ -1,4 +1,5 @@
 using Npgsql;
+using Orleans.Embeddings.Storage;
 
 namespace Orleans.Embeddings.Hosting;
 
@@ -20,7 +21,7 @@ internal sealed class DatabaseFailureCallFilter : IIncomingGrainCallFilter
         {
             var state = ex is PostgresException postgres ? $" (SQLSTATE {postgres.SqlState})" : string.Empty;
             throw new InvalidOperationException(
-                $"{context.InterfaceName}.{context.MethodName} failed in PostgreSQL{state}: {ex.Message}{(ex.IsTransient ? " The failure is transient; repeat the call." : string.Empty)}");
+                $"{context.InterfaceName}.{context.MethodName} failed in PostgreSQL{state}: {ex.Message}{(PostgresFailures.IsConnectionLoss(ex) ? " The failure is transient; repeat the call." : string.Empty)}");
         }
     }
 }

@@ -9,6 +9,7 @@ using Orleans.Embeddings.Hosting;
 using Orleans.Embeddings.Indexing;
 using Orleans.Embeddings.Inference.Models;
 using Orleans.Embeddings.Search;
+using Orleans.Embeddings.Storage;
 using Orleans.Embeddings.Storage.Naming;
 using Orleans.Embeddings.Storage.Reconciliation;
 using Orleans.Embeddings.Storage.Rollouts;
@@ -608,10 +609,20 @@ internal sealed partial class VersionCoordinatorGrain(
         _indexBuild = null;
         if (build.Exception is { } failed)
         {
+            // A build whose connection was lost (terminated, the server restarting) is started again on the next tick:
+            // the builder drops the invalid index a broken CREATE INDEX CONCURRENTLY leaves. Any other failure ends the load.
+            if (PostgresFailures.IsConnectionLoss(failed))
+            {
+                GetVersion(run.Version).Error = $"building the HNSW index again after losing its connection: {failed.GetBaseException().Message}";
+                LogIndexRetry(logger, failed.GetBaseException(), _collection, run.Version);
+                return;
+            }
+
             await EndLoadAsync(run, RunRecord.Failed, $"building the HNSW index failed: {failed.GetBaseException().Message}");
             return;
         }
 
+        GetVersion(run.Version).Error = null;
 
         run.Step = RunRecord.Ready;
         run.StepDeadline = null;
@@ -922,6 +933,9 @@ internal sealed partial class VersionCoordinatorGrain(
 
     [LoggerMessage(EventId = 5013, Level = LogLevel.Warning, Message = "{Collection}: the load of {Version} ended ({Step}): {Error}")]
     private static partial void LogLoadEnded(ILogger logger, string collection, string version, string step, string error);
+
+    [LoggerMessage(EventId = 5015, Level = LogLevel.Warning, Message = "{Collection}: building the HNSW index of {Version} lost its connection; it is built again")]
+    private static partial void LogIndexRetry(ILogger logger, Exception exception, string collection, string version);
 
     [LoggerMessage(EventId = 5014, Level = LogLevel.Warning, Message = "{Collection}: advancing the coordinator failed; it retries on the next tick")]
     private static partial void LogTickFailed(ILogger logger, Exception exception, string collection);
