@@ -11,10 +11,20 @@ public static class PostgresFailures
     /// intervention such as <c>pg_terminate_backend</c> or a shutdown (57P01–57P05), or what Npgsql marks transient. The
     /// same work succeeds once the database is back.
     /// </summary>
-    public static bool IsConnectionLoss(Exception? exception) => exception?.GetBaseException() switch
+    public static bool IsConnectionLoss(Exception? exception)
     {
-        PostgresException postgres => postgres.IsTransient || postgres.SqlState.StartsWith("08", StringComparison.Ordinal) || postgres.SqlState.StartsWith("57P", StringComparison.Ordinal),
-        NpgsqlException => true,
-        _ => false,
-    };
+        // The first Npgsql exception in the chain decides (a task's AggregateException wraps it; it wraps an IOException).
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            switch (current)
+            {
+                case PostgresException postgres:
+                    return postgres.IsTransient || postgres.SqlState.StartsWith("08", StringComparison.Ordinal) || postgres.SqlState.StartsWith("57P", StringComparison.Ordinal);
+                case NpgsqlException:
+                    return true;
+            }
+        }
+
+        return false;
+    }
 }

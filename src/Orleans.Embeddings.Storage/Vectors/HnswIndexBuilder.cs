@@ -58,7 +58,11 @@ public sealed class HnswIndexBuilder(NpgsqlDataSource dataSource)
         }
         finally
         {
-            await ExecuteAsync(connection, "RESET maintenance_work_mem; RESET max_parallel_maintenance_workers", CancellationToken.None).ConfigureAwait(false);
+            // A connection lost during the build is closed: resetting it would only hide why the build failed.
+            if (connection.State == System.Data.ConnectionState.Open)
+            {
+                await ExecuteAsync(connection, "RESET maintenance_work_mem; RESET max_parallel_maintenance_workers", CancellationToken.None).ConfigureAwait(false);
+            }
         }
     }
 
