@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: installs PostgreSQL 15 + pgvector if missing (the tests start their own
-# ephemeral PostgreSQL clusters on free loopback ports), builds with warnings as errors, runs every test.
+# The whole test suite: installs PostgreSQL 15 + pgvector and Chromium + chromedriver if missing (the tests start
+# their own ephemeral PostgreSQL clusters on free loopback ports, and a headless Chromium for the operator console),
+# builds with warnings as errors, runs every test.
 # Set EMBEDDINGS_TEST_PG to a connection string to test against an existing server instead.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -8,6 +9,16 @@ cd "$root"
 
 if [ -z "${EMBEDDINGS_TEST_PG:-}" ]; then
   bash infra/postgres/setup.sh --install-only
+fi
+
+# The operator console is tested in Debian's Chromium, driven through Debian's chromedriver.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "chromium and chromium-driver are missing: run as root, or apt-get install -y chromium chromium-driver" >&2
+  fi
 fi
 
 dotnet build Orleans.Embeddings.sln -c Release -warnaserror -nologo -clp:ErrorsOnly -v quiet

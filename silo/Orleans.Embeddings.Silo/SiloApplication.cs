@@ -3,6 +3,7 @@ using Orleans.Dashboard;
 using Orleans.Embeddings.Diagnostics;
 using Orleans.Embeddings.Hosting;
 using Orleans.Embeddings.Silo.Api;
+using Orleans.Embeddings.Silo.Console;
 using Orleans.Embeddings.Silo.Demo;
 using Orleans.Embeddings.Streaming.Hosting;
 using Orleans.Embeddings.Silo.Configuration;
@@ -16,7 +17,7 @@ using OpenTelemetry.Resources;
 
 namespace Orleans.Embeddings.Silo;
 
-/// <summary>Builds the silo's web application: Orleans, storage, health endpoints, metrics, dashboard.</summary>
+/// <summary>Builds the silo's web application: Orleans, storage, health endpoints, metrics, dashboard, operator API and console.</summary>
 public static class SiloApplication
 {
     /// <summary>The path that answers 200 while the process is alive.</summary>
@@ -82,8 +83,10 @@ public static class SiloApplication
             .AddCheck<SiloReadinessCheck>("silo", tags: [ReadyTag]);
 
         builder.Services.AddMalformedRequestErrors();
+        builder.Services.AddSingleton(sp => new Orleans.Embeddings.Streaming.DeadLetters.DeadLetterStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>()));
         var app = builder.Build();
         app.UseMalformedRequestErrors();
+        app.UseOperatorConsole();
         app.MapHealthChecks(HealthPath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthReportWriter.WriteAsync });
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions
         {

@@ -13,7 +13,7 @@ namespace Orleans.Embeddings.Silo.Tests;
 
 /// <summary>
 /// The real silo application on a database of its own, with an operator and a search token, and a collection "docs"
-/// (v1: a 16-dimension static model) holding <see cref="Documents"/> documents d0… with metadata {"topic": i mod 17}.
+/// (v1: a 16-dimension static model) holding <see cref="Documents"/> documents d0… (or as many as asked) with metadata {"topic": i mod 17}.
 /// </summary>
 internal sealed class ApiSilo : IAsyncDisposable
 {
@@ -25,11 +25,15 @@ internal sealed class ApiSilo : IAsyncDisposable
     private string _connectionString = string.Empty;
     private WebApplication _app = null!;
 
-    private ApiSilo(PostgresServer server, string models)
+    private ApiSilo(PostgresServer server, string models, int documents)
     {
         _server = server;
         Models = models;
+        DocumentCount = documents;
     }
+
+    /// <summary>How many documents "docs" holds.</summary>
+    public int DocumentCount { get; }
 
     /// <summary>The silo's web address.</summary>
     public Uri Address { get; private set; } = null!;
@@ -44,12 +48,12 @@ internal sealed class ApiSilo : IAsyncDisposable
     public static string Text(int i) => $"document {i} about topic {i % 17} and word w{i * 31}";
 
     /// <summary>The documents' texts (the models' vocabulary).</summary>
-    public static IEnumerable<string> Texts() => Enumerable.Range(0, Documents).Select(Text);
+    public static IEnumerable<string> Texts(int documents = Documents) => Enumerable.Range(0, documents).Select(Text);
 
-    /// <summary>Starts the silo, creates "docs" and waits until every document is indexed.</summary>
-    public static async Task<ApiSilo> StartAsync(PostgresServer server, string name, CancellationToken cancellationToken)
+    /// <summary>Starts the silo (with <paramref name="settings"/> added, <c>--Key=value</c>), creates "docs" and waits until its <paramref name="documents"/> documents are indexed.</summary>
+    public static async Task<ApiSilo> StartAsync(PostgresServer server, string name, CancellationToken cancellationToken, int documents = Documents, IEnumerable<string>? settings = null)
     {
-        var silo = new ApiSilo(server, Directory.CreateTempSubdirectory($"oe-{name}-").FullName);
+        var silo = new ApiSilo(server, Directory.CreateTempSubdirectory($"oe-{name}-").FullName, documents);
         silo._connectionString = await server.CreateDatabaseAsync(name, cancellationToken);
         var ports = LoopbackPorts.GetFree(3);
         silo.Address = new Uri($"http://127.0.0.1:{ports[0]}");
@@ -65,21 +69,22 @@ internal sealed class ApiSilo : IAsyncDisposable
             "--Embeddings:Demo:Enabled=false",
             "--Embeddings:Indexer:Rollouts:TickInterval=00:00:00.200",
             "--Logging:LogLevel:Default=Warning",
+            .. settings ?? [],
         ]);
         await silo._app.StartAsync(cancellationToken);
 
         var v1 = Path.Combine(silo.Models, "v1");
-        new StaticEmbeddingModelBuilder { Dimensions = 16, MaxTokens = 32, Seed = 1 }.Build(Texts(), v1, "cli-v1");
+        new StaticEmbeddingModelBuilder { Dimensions = 16, MaxTokens = 32, Seed = 1 }.Build(Texts(documents), v1, "cli-v1");
         await silo._app.Services.GetRequiredService<CollectionSetup>().CreateAsync("docs", "v1", v1, cancellationToken: cancellationToken);
         await using var dataSource = EmbeddingsDataSource.Create(silo._connectionString);
         await using (var publisher = new PostgresLogPublisher(dataSource, "documents"))
         {
             await publisher.PublishManyAsync(
-                [.. Enumerable.Range(0, Documents).Select(i => new DocumentChange("docs", $"d{i}", DocumentOperation.Upsert, 1, Text(i), $$"""{"topic": {{i % 17}}}"""))],
+                [.. Enumerable.Range(0, documents).Select(i => new DocumentChange("docs", $"d{i}", DocumentOperation.Upsert, 1, Text(i), $$"""{"topic": {{i % 17}}}"""))],
                 cancellationToken);
         }
 
-        await WaitForIndexedAsync(dataSource, cancellationToken);
+        await WaitForIndexedAsync(dataSource, documents, cancellationToken);
         return silo;
     }
 
@@ -91,15 +96,15 @@ internal sealed class ApiSilo : IAsyncDisposable
         Directory.Delete(Models, recursive: true);
     }
 
-    private static async Task WaitForIndexedAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    private static async Task WaitForIndexedAsync(NpgsqlDataSource dataSource, int documents, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         await using var command = dataSource.CreateCommand($"SELECT count(*) FROM {StorageNames.Quote(StorageNames.VersionTableName("docs", "v1"))}");
-        while ((long)(await command.ExecuteScalarAsync(cancellationToken))! < Documents)
+        while ((long)(await command.ExecuteScalarAsync(cancellationToken))! < documents)
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"The {Documents} documents of docs were not indexed within a minute.");
+                throw new TimeoutException($"The {documents} documents of docs were not indexed within a minute.");
             }
 
             await Task.Delay(100, cancellationToken);

@@ -18,19 +18,9 @@ public static class RolloutEndpoints
     public static void MapRolloutEndpoints(this IEndpointRouteBuilder app, BearerTokens tokens)
     {
         ArgumentNullException.ThrowIfNull(app);
-        var api = app.MapGroup("/api/collections/{collection}").AddEndpointFilter(async (context, next) =>
-        {
-            switch (tokens.RoleOf(context.HttpContext.Request))
-            {
-                case ApiRole.Operator:
-                    return await next(context).ConfigureAwait(false);
-                case ApiRole.Search:
-                    return Results.Json(new ApiError("this token may search but not drive rollouts; use the operator token"), Json, statusCode: StatusCodes.Status403Forbidden);
-                default:
-                    context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
-                    return Results.Json(new ApiError("an operator bearer token is required (Authorization: Bearer <token>)"), Json, statusCode: StatusCodes.Status401Unauthorized);
-            }
-        });
+        var api = app.MapGroup("/api/collections/{collection}").RequireOperator(tokens);
+        app.MapGroup("/api").RequireOperator(tokens).MapGet("/collections", (Orleans.Embeddings.Storage.Versions.CollectionCatalog catalog) =>
+            Run(() => catalog.ListCollectionsAsync()));
 
         api.MapGet("/models", (string collection, IGrainFactory grains) =>
             Run(async () => (await Coordinator(grains, collection).GetStatusAsync()).Versions));
@@ -52,6 +42,27 @@ public static class RolloutEndpoints
                 var since = DateTimeOffset.UtcNow - TimeSpan.FromMinutes(minutes is > 0 ? minutes.Value : 60);
                 return new SearchMetrics(since, await log.ReadVersionStatsAsync(collection, since).ConfigureAwait(false), await log.ReadShadowStatsAsync(collection, since).ConfigureAwait(false));
             }));
+        api.MapGet("/rollout/series", (string collection, int? minutes, int? bucketSeconds, Orleans.Embeddings.Storage.Search.SearchLog log) =>
+            Run(async () =>
+            {
+                var window = TimeSpan.FromMinutes(minutes is > 0 and <= 7 * 24 * 60 ? minutes.Value : 60);
+                var bucket = TimeSpan.FromSeconds(bucketSeconds is > 0 ? bucketSeconds.Value : Math.Max(10, (int)window.TotalSeconds / 60));
+                if (window / bucket > 2000)
+                {
+                    throw new ArgumentException($"bucketSeconds {bucket.TotalSeconds} makes more than 2000 points over {window.TotalMinutes} minutes.");
+                }
+
+                // Buckets aligned to the bucket length, so that the points of successive calls line up.
+                var now = DateTimeOffset.UtcNow;
+                var since = new DateTimeOffset((now - window).UtcTicks / bucket.Ticks * bucket.Ticks, TimeSpan.Zero);
+                return new SearchSeries(
+                    since, bucket.TotalSeconds,
+                    await log.ReadVersionSeriesAsync(collection, since, bucket).ConfigureAwait(false),
+                    await log.ReadShadowSeriesAsync(collection, since, bucket).ConfigureAwait(false));
+            }));
+        api.MapGet("/dead-letters", (string collection, int? latest, Orleans.Embeddings.Streaming.DeadLetters.DeadLetterStore letters) =>
+            Run(async () => DeadLetterView.From(await letters.SummarizeAsync(
+                Orleans.Embeddings.Storage.Naming.StorageNames.Validate(collection, "collection"), latest: Math.Clamp(latest ?? 10, 0, 100)).ConfigureAwait(false))));
         api.MapPost("/rollout/start", (string collection, VersionRequest body, IGrainFactory grains) =>
             Run(() => Coordinator(grains, collection).StartRolloutAsync(Required(body.Version, "version"))));
         api.MapPost("/rollout/traffic", (string collection, TrafficRequest body, IGrainFactory grains) =>
@@ -68,6 +79,26 @@ public static class RolloutEndpoints
             Run(() => Coordinator(grains, collection).RepairAsync(Required(body.Version, "version"))));
         api.MapPost("/rollout/cancel", (string collection, IGrainFactory grains) =>
             Run(() => Coordinator(grains, collection).CancelAsync()));
+    }
+
+    /// <summary>Lets a group's calls through only with the operator token: none or a wrong one is 401, the search token 403.</summary>
+    public static RouteGroupBuilder RequireOperator(this RouteGroupBuilder group, BearerTokens tokens)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        ArgumentNullException.ThrowIfNull(tokens);
+        return group.AddEndpointFilter(async (context, next) =>
+        {
+            switch (tokens.RoleOf(context.HttpContext.Request))
+            {
+                case ApiRole.Operator:
+                    return await next(context).ConfigureAwait(false);
+                case ApiRole.Search:
+                    return Results.Json(new ApiError("this token may search but not drive rollouts; use the operator token"), Json, statusCode: StatusCodes.Status403Forbidden);
+                default:
+                    context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
+                    return Results.Json(new ApiError("an operator bearer token is required (Authorization: Bearer <token>)"), Json, statusCode: StatusCodes.Status401Unauthorized);
+            }
+        });
     }
 
     // A name that cannot be a collection is refused (400) before it activates a coordinator.
@@ -101,6 +132,32 @@ public static class RolloutEndpoints
 /// <summary>Per-version search figures and shadow comparisons since a time (the online A/B evidence).</summary>
 public sealed record SearchMetrics(
     DateTimeOffset Since, IReadOnlyList<Orleans.Embeddings.Storage.Search.VersionSearchStats> Versions, IReadOnlyList<Orleans.Embeddings.Storage.Search.ShadowStats> Shadow);
+
+/// <summary>Per-version search figures and shadow comparisons per time bucket (the console's plots).</summary>
+/// <param name="Since">The start of the first bucket.</param>
+/// <param name="BucketSeconds">The length of a bucket.</param>
+/// <param name="Versions">Points per bucket and version (buckets without searches have none).</param>
+/// <param name="Shadow">Points per bucket and version pair.</param>
+public sealed record SearchSeries(
+    DateTimeOffset Since, double BucketSeconds, IReadOnlyList<Orleans.Embeddings.Storage.Search.VersionSearchPoint> Versions, IReadOnlyList<Orleans.Embeddings.Storage.Search.ShadowPoint> Shadow);
+
+/// <summary>Dead letters as the operator API shows them: counts, frequent reasons, and the latest with the start of their payload.</summary>
+public sealed record DeadLetterView(long Total, IReadOnlyList<Orleans.Embeddings.Streaming.DeadLetters.DeadLetterReason> Reasons, IReadOnlyList<DeadLetterView.Letter> Latest)
+{
+    private const int PreviewBytes = 160;
+
+    /// <summary>One dead letter without its full payload.</summary>
+    public sealed record Letter(string Provider, string Transport, int Queue, long Position, string? StreamKey, string Reason, int Attempts, DateTimeOffset FailedAt, int PayloadBytes, string PayloadPreview);
+
+    /// <summary>Converts a summary (payloads cut to their first bytes, decoded leniently).</summary>
+    public static DeadLetterView From(Orleans.Embeddings.Streaming.DeadLetters.DeadLetterSummary summary)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        return new DeadLetterView(summary.Total, summary.Reasons, [.. summary.Latest.Select(l => new Letter(
+            l.Provider, l.Transport, l.Queue, l.Position, l.StreamKey, l.Reason, l.Attempts, l.FailedAt, l.Payload.Length,
+            System.Text.Encoding.UTF8.GetString(l.Payload, 0, Math.Min(PreviewBytes, l.Payload.Length))))]);
+    }
+}
 
 /// <summary>An error body.</summary>
 public sealed record ApiError(string Error);

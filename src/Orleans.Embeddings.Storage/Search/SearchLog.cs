@@ -24,6 +24,12 @@ public sealed record VersionSearchStats(string Version, long Searches, long Fail
 /// <summary>Shadow comparison figures of a version pair over a window.</summary>
 public sealed record ShadowStats(string Version, string Candidate, long Samples, double? Overlap, double? Rbo, double? LatencyDeltaP50Milliseconds);
 
+/// <summary>A version's search figures over one time bucket starting at <paramref name="At"/>.</summary>
+public sealed record VersionSearchPoint(DateTimeOffset At, VersionSearchStats Stats);
+
+/// <summary>A version pair's shadow figures over one time bucket starting at <paramref name="At"/>.</summary>
+public sealed record ShadowPoint(DateTimeOffset At, ShadowStats Stats);
+
 /// <summary>The search log and feedback tables: written in batches by the silos, read for A/B figures.</summary>
 public sealed class SearchLog(NpgsqlDataSource dataSource)
 {
@@ -73,60 +79,88 @@ public sealed class SearchLog(NpgsqlDataSource dataSource)
     }
 
     /// <summary>Searches, failures, empty answers, latency and click-through at <see cref="ClickRank"/> per version since <paramref name="since"/> (shadow runs excluded).</summary>
-    public async Task<IReadOnlyList<VersionSearchStats>> ReadVersionStatsAsync(string collection, DateTimeOffset since, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<VersionSearchStats>> ReadVersionStatsAsync(string collection, DateTimeOffset since, CancellationToken cancellationToken = default) =>
+        [.. (await ReadVersionSeriesAsync(collection, since, bucket: null, cancellationToken).ConfigureAwait(false)).Select(p => p.Stats)];
+
+    /// <summary>Shadow comparisons per (answering version, candidate) since <paramref name="since"/>.</summary>
+    public async Task<IReadOnlyList<ShadowStats>> ReadShadowStatsAsync(string collection, DateTimeOffset since, CancellationToken cancellationToken = default) =>
+        [.. (await ReadShadowSeriesAsync(collection, since, bucket: null, cancellationToken).ConfigureAwait(false)).Select(p => p.Stats)];
+
+    /// <summary>
+    /// The figures of <see cref="ReadVersionStatsAsync"/> per version and per time bucket of length <paramref name="bucket"/>
+    /// since <paramref name="since"/> (buckets start at <paramref name="since"/>; a bucket without searches has no point),
+    /// oldest first; with no bucket, one point per version covering the whole window.
+    /// </summary>
+    public async Task<IReadOnlyList<VersionSearchPoint>> ReadVersionSeriesAsync(string collection, DateTimeOffset since, TimeSpan? bucket, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(
-            """
-            SELECT l.version, count(*), count(*) FILTER (WHERE l.failed), count(*) FILTER (WHERE NOT l.failed AND cardinality(l.hits) = 0),
+            $"""
+            SELECT {BucketOf("l.at", bucket)}, l.version, count(*), count(*) FILTER (WHERE l.failed), count(*) FILTER (WHERE NOT l.failed AND cardinality(l.hits) = 0),
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY l.latency_ms) FILTER (WHERE NOT l.failed),
                    percentile_cont(0.99) WITHIN GROUP (ORDER BY l.latency_ms) FILTER (WHERE NOT l.failed),
                    count(*) FILTER (WHERE EXISTS (SELECT 1 FROM embeddings_search_feedback f
                                                   WHERE f.query_id = l.query_id AND f.kind = 'click' AND array_position(l.hits, f.document_id) <= @rank))
               FROM embeddings_search_log l
              WHERE l.collection = @c AND l.at >= @since AND l.shadow_of IS NULL
-             GROUP BY l.version ORDER BY l.version
+             GROUP BY 1, l.version ORDER BY 1, l.version
             """);
-        command.Parameters.AddWithValue("c", collection);
-        command.Parameters.AddWithValue("since", since);
+        AddWindow(command, collection, since, bucket);
         command.Parameters.AddWithValue("rank", ClickRank);
-        var stats = new List<VersionSearchStats>();
+        var points = new List<VersionSearchPoint>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var searches = reader.GetInt64(1);
-            var failed = reader.GetInt64(2);
-            var clicked = reader.GetInt64(6);
-            stats.Add(new VersionSearchStats(
-                reader.GetString(0), searches, failed, reader.GetInt64(3),
-                reader.IsDBNull(4) ? null : reader.GetDouble(4), reader.IsDBNull(5) ? null : reader.GetDouble(5),
-                clicked, searches - failed > 0 ? (double)clicked / (searches - failed) : null));
+            var searches = reader.GetInt64(2);
+            var failed = reader.GetInt64(3);
+            var clicked = reader.GetInt64(7);
+            points.Add(new VersionSearchPoint(reader.GetFieldValue<DateTimeOffset>(0), new VersionSearchStats(
+                reader.GetString(1), searches, failed, reader.GetInt64(4),
+                reader.IsDBNull(5) ? null : reader.GetDouble(5), reader.IsDBNull(6) ? null : reader.GetDouble(6),
+                clicked, searches - failed > 0 ? (double)clicked / (searches - failed) : null)));
         }
 
-        return stats;
+        return points;
     }
 
-    /// <summary>Shadow comparisons per (answering version, candidate) since <paramref name="since"/>.</summary>
-    public async Task<IReadOnlyList<ShadowStats>> ReadShadowStatsAsync(string collection, DateTimeOffset since, CancellationToken cancellationToken = default)
+    /// <summary>The figures of <see cref="ReadShadowStatsAsync"/> per time bucket, as <see cref="ReadVersionSeriesAsync"/> buckets them.</summary>
+    public async Task<IReadOnlyList<ShadowPoint>> ReadShadowSeriesAsync(string collection, DateTimeOffset since, TimeSpan? bucket, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(
-            """
-            SELECT p.version, s.version, count(*), avg(s.overlap), avg(s.rbo), percentile_cont(0.5) WITHIN GROUP (ORDER BY s.latency_ms - p.latency_ms)
+            $"""
+            SELECT {BucketOf("s.at", bucket)}, p.version, s.version, count(*), avg(s.overlap), avg(s.rbo), percentile_cont(0.5) WITHIN GROUP (ORDER BY s.latency_ms - p.latency_ms)
               FROM embeddings_search_log s JOIN embeddings_search_log p ON p.query_id = s.shadow_of
              WHERE s.collection = @c AND s.at >= @since AND NOT s.failed
-             GROUP BY p.version, s.version ORDER BY p.version, s.version
+             GROUP BY 1, p.version, s.version ORDER BY 1, p.version, s.version
             """);
-        command.Parameters.AddWithValue("c", collection);
-        command.Parameters.AddWithValue("since", since);
-        var stats = new List<ShadowStats>();
+        AddWindow(command, collection, since, bucket);
+        var points = new List<ShadowPoint>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            stats.Add(new ShadowStats(
-                reader.GetString(0), reader.GetString(1), reader.GetInt64(2),
-                reader.IsDBNull(3) ? null : reader.GetDouble(3), reader.IsDBNull(4) ? null : reader.GetDouble(4), reader.IsDBNull(5) ? null : reader.GetDouble(5)));
+            points.Add(new ShadowPoint(reader.GetFieldValue<DateTimeOffset>(0), new ShadowStats(
+                reader.GetString(1), reader.GetString(2), reader.GetInt64(3),
+                reader.IsDBNull(4) ? null : reader.GetDouble(4), reader.IsDBNull(5) ? null : reader.GetDouble(5), reader.IsDBNull(6) ? null : reader.GetDouble(6))));
         }
 
-        return stats;
+        return points;
+    }
+
+    // The start of a row's bucket: date_bin from the window's start, or the window's start itself when there is one bucket.
+    private static string BucketOf(string column, TimeSpan? bucket) => bucket is null ? "@since::timestamptz" : $"date_bin(@bucket, {column}, @since)";
+
+    private static void AddWindow(NpgsqlCommand command, string collection, DateTimeOffset since, TimeSpan? bucket)
+    {
+        command.Parameters.AddWithValue("c", collection);
+        command.Parameters.AddWithValue("since", since);
+        if (bucket is { } length)
+        {
+            if (length <= TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(bucket), length, "A bucket must be longer than zero.");
+            }
+
+            command.Parameters.AddWithValue("bucket", length);
+        }
     }
 
     /// <summary>Deletes searches (and their feedback) older than <paramref name="before"/>.</summary>

@@ -20,6 +20,20 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The names of every collection, in order.</summary>
+    public async Task<IReadOnlyList<string>> ListCollectionsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand("SELECT name FROM embeddings_collections ORDER BY name");
+        var names = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
+    }
+
     /// <summary>
     /// Registers a version of a collection (creating the collection if needed) and creates its embedding
     /// table, without an ANN index: bulk loads are far faster without one. Repeating the same

@@ -12,3 +12,9 @@ namespace Orleans.Embeddings.Streaming.DeadLetters;
 /// <param name="FailedAt">When it was dead-lettered.</param>
 public sealed record DeadLetter(
     string Provider, string Transport, int Queue, long Position, string? StreamKey, byte[] Payload, int Attempts, string Reason, DateTimeOffset FailedAt);
+
+/// <summary>How often a reason occurred and when last.</summary>
+public sealed record DeadLetterReason(string Reason, long Count, DateTimeOffset LastAt);
+
+/// <summary>A count of dead letters, the most frequent reasons, and the latest letters, newest first.</summary>
+public sealed record DeadLetterSummary(long Total, IReadOnlyList<DeadLetterReason> Reasons, IReadOnlyList<DeadLetter> Latest);

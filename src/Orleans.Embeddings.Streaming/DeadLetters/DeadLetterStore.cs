@@ -48,12 +48,59 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            letters.Add(new DeadLetter(
-                reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt64(3),
-                reader.IsDBNull(4) ? null : reader.GetString(4), (byte[])reader.GetValue(5), reader.GetInt32(6), reader.GetString(7),
-                reader.GetFieldValue<DateTimeOffset>(8)));
+            letters.Add(ReadLetter(reader));
         }
 
         return letters;
     }
+
+    /// <summary>
+    /// How many dead letters there are, the most frequent reasons and the latest letters: of one collection (those whose
+    /// stream key names it) or, with no collection, of every provider.
+    /// </summary>
+    public async Task<DeadLetterSummary> SummarizeAsync(string? collection, int reasons = 10, int latest = 10, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(reasons);
+        ArgumentOutOfRangeException.ThrowIfNegative(latest);
+        const string Scope = "(@collection::text IS NULL OR starts_with(stream_key, @collection || '/'))";
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT count(*) FROM embeddings_stream_dead_letters WHERE {Scope}"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            $"SELECT reason, count(*), max(failed_at) FROM embeddings_stream_dead_letters WHERE {Scope} GROUP BY reason ORDER BY count(*) DESC, max(failed_at) DESC LIMIT @reasons"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            $"""
+            SELECT provider, transport, queue_id, position, stream_key, payload, attempts, reason, failed_at
+              FROM embeddings_stream_dead_letters WHERE {Scope} ORDER BY id DESC LIMIT @latest
+            """));
+        foreach (NpgsqlBatchCommand command in batch.BatchCommands)
+        {
+            command.Parameters.Add(new NpgsqlParameter<string?>("collection", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = collection });
+            command.Parameters.AddWithValue("reasons", reasons);
+            command.Parameters.AddWithValue("latest", latest);
+        }
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        var total = reader.GetInt64(0);
+        await reader.NextResultAsync(cancellationToken);
+        var byReason = new List<DeadLetterReason>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            byReason.Add(new DeadLetterReason(reader.GetString(0), reader.GetInt64(1), reader.GetFieldValue<DateTimeOffset>(2)));
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        var letters = new List<DeadLetter>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            letters.Add(ReadLetter(reader));
+        }
+
+        return new DeadLetterSummary(total, byReason, letters);
+    }
+
+    private static DeadLetter ReadLetter(NpgsqlDataReader reader) => new(
+        reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt64(3),
+        reader.IsDBNull(4) ? null : reader.GetString(4), (byte[])reader.GetValue(5), reader.GetInt32(6), reader.GetString(7),
+        reader.GetFieldValue<DateTimeOffset>(8));
 }

@@ -36,4 +36,30 @@ public sealed class DeadLetterStoreTests(MigratedPostgresDatabase database) : IC
         Assert.Equal("bad \uFFFD input", letter.Reason);
         Assert.Equal([0, 1, 2], letter.Payload);
     }
+
+    [Fact]
+    public async Task SummarizeAsync_CountsACollectionsLettersByReasonAndListsTheLatestFirst()
+    {
+        var store = new DeadLetterStore(database.DataSource);
+        var provider = $"p{Guid.NewGuid():N}"[..12];
+        var collection = $"c_{Guid.NewGuid():N}"[..14];
+        var lookalike = collection.Replace('_', 'x'); // '_' must not act as a pattern
+        DeadLetter Letter(long position, string key, string reason) => new(provider, "postgres", 1, position, key, [(byte)position], 1, reason, DateTimeOffset.UtcNow);
+
+        await store.AddAsync(
+        [
+            Letter(1, $"{collection}/a", "the event is not valid JSON"),
+            Letter(2, $"{collection}/b", "id over 512 bytes"),
+            Letter(3, $"{collection}/c", "the event is not valid JSON"),
+            Letter(4, $"{lookalike}/d", "the event is not valid JSON"),
+            Letter(5, $"{collection}x/e", "the event is not valid JSON"),
+        ], Cancellation);
+
+        var summary = await store.SummarizeAsync(collection, reasons: 10, latest: 2, Cancellation);
+
+        Assert.Equal(3, summary.Total);
+        Assert.Equal([("the event is not valid JSON", 2L), ("id over 512 bytes", 1L)], summary.Reasons.Select(r => (r.Reason, r.Count)));
+        Assert.Equal([3L, 2L], summary.Latest.Select(l => l.Position));
+        Assert.True((await store.SummarizeAsync(null, cancellationToken: Cancellation)).Total >= 5);
+    }
 }

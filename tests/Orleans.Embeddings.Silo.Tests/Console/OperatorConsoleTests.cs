@@ -1,0 +1,270 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using OpenQA.Selenium;
+using Orleans.Embeddings.Client.Publishing;
+using Orleans.Embeddings.Inference.Builders;
+using Orleans.Embeddings.Storage;
+using Orleans.Embeddings.Testing;
+
+namespace Orleans.Embeddings.Silo.Tests.Console;
+
+/// <summary>
+/// The operator console in a real headless Chromium (Debian's, through chromedriver): log in (a search token and a wrong
+/// token are refused), watch a rollout's progress bar move, change the traffic split, see a refusal, read the online
+/// figures as plots and the dead letters, and run searches whose hits are tagged with their version. Screenshots go to
+/// <c>console-screenshots/</c> next to the test binaries (or to <c>EMBEDDINGS_SCREENSHOTS</c>).
+/// </summary>
+public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
+{
+    // Enough documents, in small pages one at a time, that the load takes seconds and the page sees it move.
+    private const int Documents = 4000;
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(120);
+    private static readonly HttpClient s_http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private ApiSilo _silo = null!;
+    private string _screenshots = null!;
+
+    private static CancellationToken Cancellation => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task An_operator_logs_in_watches_a_rollout_shifts_traffic_sees_a_refusal_reads_the_figures_and_searches()
+    {
+        // What the page will show besides the rollout: a dead letter, and searches (some clicked) on v1.
+        await PublishBrokenEventAsync();
+        await SearchAsync(30, pinnedTo: null, click: true);
+
+        using var browser = HeadlessChromium.Start();
+        var page = new Uri(_silo.Address, "/console");
+
+        // No token, no data: the page only offers the login form, and the API it calls answers 401 without the token.
+        browser.Driver.Navigate().GoToUrl(page);
+        Assert.EndsWith("/console/", browser.Driver.Url, StringComparison.Ordinal);
+        Assert.True(browser.ById("login").Displayed);
+        Assert.False(browser.ById("app").Displayed);
+        Assert.Empty(browser.Driver.FindElements(By.CssSelector("#versions tbody tr")));
+        using (var anonymous = await s_http.GetAsync(new Uri(_silo.Address, "/api/collections"), Cancellation))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+
+        await LogInAsync(browser, ApiSilo.SearchToken);
+        await browser.UntilAsync(() => browser.ById("login-error").Text.Contains("may search but not operate", StringComparison.Ordinal), s_timeout, () => "a search token was not refused", Cancellation);
+        await LogInAsync(browser, "not-the-operator-token-000");
+        await browser.UntilAsync(() => browser.ById("login-error").Text.Contains("refused that token", StringComparison.Ordinal), s_timeout, () => "a wrong token was not refused", Cancellation);
+        Assert.False(browser.ById("app").Displayed);
+
+        await LogInAsync(browser, ApiSilo.OperatorToken);
+        await browser.UntilAsync(() => StateOf(browser, "v2") == "Registered" && StateOf(browser, "v1") == "Primary", s_timeout, () => "the versions table did not show v1 Primary and v2 Registered", Cancellation);
+        Assert.False(browser.ById("login").Displayed);
+        Assert.Equal("docs", browser.Script("return document.getElementById('collection').value"));
+        Assert.True((bool)browser.Script("return typeof Chart === 'function'")!, "Chart.js did not load from the silo");
+
+        // Start the rollout from the page and watch the progress bar until v2 is Ready.
+        Choose(browser, "control-version", "v2");
+        Command(browser, "start");
+        await browser.UntilAsync(() => browser.ById("message").Text == "Rollout of v2 started.", s_timeout, () => "the start was not confirmed", Cancellation);
+        var samples = new List<(long Done, long Total, string Step)>();
+        var screenshotTaken = false;
+        await browser.UntilAsync(
+            () =>
+            {
+                var progress = browser.ById("rollout-progress");
+                if (progress.GetAttribute("data-step") is { } step)
+                {
+                    var sample = (long.Parse(progress.GetAttribute("data-done")!, CultureInfo.InvariantCulture), long.Parse(progress.GetAttribute("data-total")!, CultureInfo.InvariantCulture), step);
+                    if (samples.Count == 0 || samples[^1] != sample)
+                    {
+                        samples.Add(sample);
+                    }
+
+                    if (!screenshotTaken && sample.Item3 == "loading" && sample.Item1 > 0 && sample.Item1 < sample.Item2)
+                    {
+                        browser.Screenshot(Path.Combine(_screenshots, "console-rollout.png"));
+                        screenshotTaken = true;
+                    }
+                }
+
+                return StateOf(browser, "v2") == "Ready";
+            },
+            s_timeout,
+            () => $"v2 did not become Ready; progress seen: {string.Join(", ", samples)}",
+            Cancellation);
+        Assert.True(
+            samples.Any(s => s.Step == "loading" && s.Done > 0 && s.Done < s.Total),
+            $"the page never showed the load part-way: {string.Join(", ", samples)}");
+        Assert.True(samples.Select(s => s.Done).Distinct().Count() >= 2, $"the progress bar did not move: {string.Join(", ", samples)}");
+        Assert.All(samples, s => Assert.InRange(s.Done, 0, Documents));
+        Assert.StartsWith("Load complete after ", browser.ById("rollout-progress-text").Text, StringComparison.Ordinal);
+        Assert.Equal(browser.ById("rollout-progress").GetAttribute("max"), browser.ById("rollout-progress").GetAttribute("value"));
+
+        // Change the traffic split.
+        var percent = browser.ById("traffic-percent");
+        percent.Clear();
+        percent.SendKeys("30");
+        Command(browser, "traffic");
+        await browser.UntilAsync(() => TrafficOf(browser, "v2") == "30%" && TrafficOf(browser, "v1") == "70%", s_timeout, () => "the table did not show v1 70% and v2 30%", Cancellation);
+        Assert.Equal("ok", browser.ById("message").GetAttribute("class"));
+
+        // A command the coordinator refuses shows its reason.
+        Command(browser, "retire");
+        await browser.UntilAsync(() => browser.ById("message").GetAttribute("class") == "error", s_timeout, () => "retiring a version with traffic was not refused", Cancellation);
+        Assert.Contains("Retire refused (409): Version v2 of docs is Serving and receives 30% of search traffic", browser.ById("message").Text, StringComparison.Ordinal);
+        Assert.Equal("Serving", StateOf(browser, "v2"));
+
+        // Searches over the split (each also shadowed on the other version) fill the plots.
+        await SearchAsync(40, pinnedTo: null, click: true);
+        await browser.UntilAsync(
+            () => PlottedPoints(browser, "chart-searches") > 0 && PlottedPoints(browser, "chart-latency") > 0 && PlottedPoints(browser, "chart-ctr") > 0 && PlottedPoints(browser, "chart-shadow") > 0,
+            s_timeout,
+            () => $"the plots stayed empty: searches {PlottedPoints(browser, "chart-searches")}, latency {PlottedPoints(browser, "chart-latency")}, ctr {PlottedPoints(browser, "chart-ctr")}, shadow {PlottedPoints(browser, "chart-shadow")}",
+            Cancellation);
+        Assert.Contains("v2", (string)browser.Script("return Chart.getChart('chart-searches').data.datasets.map(d => d.label).join(' ')")!, StringComparison.Ordinal);
+        Assert.NotEmpty(browser.Driver.FindElements(By.CssSelector("#shadow-table tbody tr")));
+        Assert.Contains(browser.Driver.FindElements(By.CssSelector("#figures-table tbody tr td:first-child")), c => c.Text == "v1");
+
+        // Dead letters: the count and the reason of the broken event.
+        await browser.UntilAsync(() => browser.ById("dead-letter-total").Text.StartsWith("1 in docs", StringComparison.Ordinal), s_timeout, () => $"dead letters: '{browser.ById("dead-letter-total").Text}'", Cancellation);
+        Assert.Contains("not valid JSON", browser.ById("dead-letter-reasons").Text, StringComparison.Ordinal);
+        Assert.Contains("docs/broken-1", browser.ById("dead-letter-latest").Text, StringComparison.Ordinal);
+
+        // A search pinned to v2, then one over the split: every hit names the version that answered.
+        Choose(browser, "search-version", "v2");
+        await RunSearchAsync(browser, ApiSilo.Text(5));
+        var pinned = Hits(browser);
+        Assert.Equal("d5", pinned[0].Id);
+        Assert.All(pinned, h => Assert.Equal("v2", h.Version));
+        Assert.Contains("from v2 (pinned", browser.ById("search-summary").Text, StringComparison.Ordinal);
+
+        Choose(browser, "search-version", string.Empty);
+        browser.ById("search-routing-key").SendKeys("user-7");
+        await RunSearchAsync(browser, ApiSilo.Text(11));
+        var split = Hits(browser);
+        Assert.Equal("d11", split[0].Id);
+        var answeredBy = split[0].Version;
+        Assert.All(split, h => Assert.Equal(answeredBy, h.Version));
+        Assert.Contains($"from {answeredBy} (traffic split", browser.ById("search-summary").Text, StringComparison.Ordinal);
+        browser.Screenshot(Path.Combine(_screenshots, "console.png"));
+
+        // Log out: the token is forgotten, and a reload asks for it again.
+        browser.ById("logout").Click();
+        Assert.True(browser.ById("login").Displayed);
+        Assert.Null(browser.Script("return sessionStorage.getItem('orleans-embeddings-operator-token')"));
+        browser.Driver.Navigate().Refresh();
+        Assert.True(browser.ById("login").Displayed);
+        Assert.False(browser.ById("app").Displayed);
+    }
+
+    public async ValueTask InitializeAsync()
+    {
+        _screenshots = Environment.GetEnvironmentVariable("EMBEDDINGS_SCREENSHOTS") is { Length: > 0 } configured
+            ? configured
+            : Path.Combine(AppContext.BaseDirectory, "console-screenshots");
+        Directory.CreateDirectory(_screenshots);
+        _silo = await ApiSilo.StartAsync(server, "console", Cancellation, Documents,
+        [
+            "--Embeddings:Indexer:Rollouts:PageSize=8",
+            "--Embeddings:Indexer:Rollouts:ConcurrentPages=1",
+            "--Embeddings:Indexer:Rollouts:ShardRanges=2",
+            "--Embeddings:Indexer:Search:ShadowSampleRate=1",
+        ]);
+
+        var v2 = Path.Combine(_silo.Models, "v2");
+        new StaticEmbeddingModelBuilder { Dimensions = 24, MaxTokens = 32, Seed = 9 }.Build(ApiSilo.Texts(Documents), v2, "console-v2");
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_silo.Address, "/api/collections/docs/models"))
+        {
+            Content = JsonContent.Create(new { version = "v2", modelPath = v2 }),
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ApiSilo.OperatorToken);
+        using var response = await s_http.SendAsync(request, Cancellation);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync(Cancellation));
+    }
+
+    public async ValueTask DisposeAsync() => await _silo.DisposeAsync();
+
+    private async Task PublishBrokenEventAsync()
+    {
+        await using var dataSource = EmbeddingsDataSource.Create(_silo.ConnectionString);
+        await using (var publisher = new PostgresLogPublisher(dataSource, "documents"))
+        {
+            await publisher.PublishRawAsync("docs", "broken-1", "{\"collection\":\"docs\",\"id\":\"broken-1\",\"op\":"u8.ToArray(), Cancellation);
+        }
+
+        await using var command = dataSource.CreateCommand("SELECT count(*) FROM embeddings_stream_dead_letters");
+        var deadline = DateTime.UtcNow + s_timeout;
+        while ((long)(await command.ExecuteScalarAsync(Cancellation))! == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the broken event was not dead-lettered");
+            await Task.Delay(100, Cancellation);
+        }
+    }
+
+    // Searches over HTTP with the search token (distinct routing keys), clicking the first hit of every other one.
+    private async Task SearchAsync(int count, string? pinnedTo, bool click)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var query = Uri.EscapeDataString(ApiSilo.Text(i * 37 % Documents));
+            var version = pinnedTo is null ? string.Empty : $"&version={pinnedTo}";
+            var answer = await SendAsync<SearchAnswer>(HttpMethod.Get, $"/collections/docs/search?q={query}&k=10&routingKey=user-{i}{version}", body: null);
+            if (click && i % 2 == 0 && answer.Hits.Length > 0)
+            {
+                await SendAsync<object>(HttpMethod.Post, "/collections/docs/feedback", new { queryId = answer.QueryId, documentId = answer.Hits[0].Id, kind = "click" });
+            }
+        }
+    }
+
+    private async Task<T> SendAsync<T>(HttpMethod method, string path, object? body)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(_silo.Address, path)) { Content = body is null ? null : JsonContent.Create(body) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ApiSilo.SearchToken);
+        using var response = await s_http.SendAsync(request, Cancellation);
+        Assert.True(response.IsSuccessStatusCode, $"{method} {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(Cancellation)}");
+        return (await response.Content.ReadFromJsonAsync<T>(Cancellation))!;
+    }
+
+    private static async Task LogInAsync(HeadlessChromium browser, string token)
+    {
+        var field = browser.ById("token");
+        field.Clear();
+        field.SendKeys(token);
+        browser.ById("login-button").Click();
+        await Task.Yield();
+    }
+
+    private static async Task RunSearchAsync(HeadlessChromium browser, string query)
+    {
+        var before = browser.ById("search-summary").Text;
+        var field = browser.ById("search-query");
+        field.Clear();
+        field.SendKeys(query);
+        browser.ById("search-button").Click();
+        await browser.UntilAsync(
+            () => browser.ById("search-summary").Text is { Length: > 0 } now && now != before && browser.Driver.FindElements(By.CssSelector("#search-results li")).Count > 0,
+            s_timeout, () => $"the search for '{query}' showed no hits", Cancellation);
+    }
+
+    private static List<(string Id, string Version)> Hits(HeadlessChromium browser) =>
+        [.. browser.Driver.FindElements(By.CssSelector("#search-results li")).Select(li =>
+            (li.FindElement(By.CssSelector(".hit-id")).Text, li.FindElement(By.CssSelector(".version-tag")).Text))];
+
+    private static void Choose(HeadlessChromium browser, string select, string value) =>
+        browser.Driver.FindElement(By.CssSelector($"#{select} option[value='{value}']")).Click();
+
+    private static void Command(HeadlessChromium browser, string command) =>
+        browser.Driver.FindElement(By.CssSelector($"#controls button[data-command='{command}']")).Click();
+
+    private static string? StateOf(HeadlessChromium browser, string version) =>
+        browser.Driver.FindElements(By.CssSelector($"#versions tr[data-version='{version}'] .state")).FirstOrDefault()?.Text;
+
+    private static string? TrafficOf(HeadlessChromium browser, string version) =>
+        browser.Driver.FindElements(By.CssSelector($"#versions tr[data-version='{version}'] td.traffic")).FirstOrDefault()?.Text;
+
+    // How many points a chart plots, over all its lines.
+    private static long PlottedPoints(HeadlessChromium browser, string canvas) =>
+        Convert.ToInt64(browser.Script($"return Chart.getChart('{canvas}')?.data.datasets.reduce((n, d) => n + d.data.length, 0) ?? 0"), CultureInfo.InvariantCulture);
+
+    private sealed record SearchAnswer(Guid QueryId, string Version, SearchAnswerHit[] Hits);
+
+    private sealed record SearchAnswerHit(string Id, string Version);
+}
