@@ -167,6 +167,9 @@ public sealed class HostileRequestTests(PostgresServer server) : IAsyncLifetime
             yield return (HttpMethod.Post, "/api/collections/docs/rollout/start", Encoding.UTF8.GetBytes($"{{\"version\":{version}}}"), operatorToken);
             yield return (HttpMethod.Post, "/api/collections/docs/rollout/traffic", Encoding.UTF8.GetBytes($"{{\"version\":{version},\"percent\":10}}"), operatorToken);
             yield return (HttpMethod.Get, $"/api/collections/{E(injection)}/rollout", null, operatorToken);
+            yield return (HttpMethod.Get, $"/api/collections/{E(injection)}/rollout/series", null, operatorToken);
+            yield return (HttpMethod.Get, $"/api/collections/{E(injection)}/rollout/metrics", null, operatorToken);
+            yield return (HttpMethod.Get, $"/api/collections/{E(injection)}/dead-letters", null, operatorToken);
         }
 
         foreach (var body in new[]
@@ -182,6 +185,12 @@ public sealed class HostileRequestTests(PostgresServer server) : IAsyncLifetime
 
         yield return (HttpMethod.Get, "/api/collections/docs/index?version=%27%3B%20DROP%20TABLE%20x", null, operatorToken);
         yield return (HttpMethod.Get, "/api/collections/docs/rollout/metrics?minutes=abc", null, operatorToken);
+        yield return (HttpMethod.Get, "/api/collections/docs/rollout/series?minutes=abc", null, operatorToken);
+        yield return (HttpMethod.Get, "/api/collections/docs/rollout/series?minutes=10080&bucketSeconds=1", null, operatorToken);
+        yield return (HttpMethod.Get, "/api/collections/docs/rollout/series?bucketSeconds=99999999999", null, operatorToken);
+        yield return (HttpMethod.Get, "/api/collections/docs/dead-letters?latest=%27%3B--", null, operatorToken);
+        yield return (HttpMethod.Get, "/api/collections", null, search);
+        yield return (HttpMethod.Get, "/api/collections/docs/dead-letters", null, search);
     }
 
     private static bool NamesTheProblem(string body)

@@ -39,12 +39,14 @@ public static class RolloutEndpoints
         api.MapGet("/rollout/metrics", (string collection, int? minutes, Orleans.Embeddings.Storage.Search.SearchLog log) =>
             Run(async () =>
             {
+                CollectionName(collection);
                 var since = DateTimeOffset.UtcNow - TimeSpan.FromMinutes(minutes is > 0 ? minutes.Value : 60);
                 return new SearchMetrics(since, await log.ReadVersionStatsAsync(collection, since).ConfigureAwait(false), await log.ReadShadowStatsAsync(collection, since).ConfigureAwait(false));
             }));
         api.MapGet("/rollout/series", (string collection, int? minutes, int? bucketSeconds, Orleans.Embeddings.Storage.Search.SearchLog log) =>
             Run(async () =>
             {
+                CollectionName(collection);
                 var window = TimeSpan.FromMinutes(minutes is > 0 and <= 7 * 24 * 60 ? minutes.Value : 60);
                 var bucket = TimeSpan.FromSeconds(bucketSeconds is > 0 ? bucketSeconds.Value : Math.Max(10, (int)window.TotalSeconds / 60));
                 if (window / bucket > 2000)
@@ -61,8 +63,7 @@ public static class RolloutEndpoints
                     await log.ReadShadowSeriesAsync(collection, since, bucket).ConfigureAwait(false));
             }));
         api.MapGet("/dead-letters", (string collection, int? latest, Orleans.Embeddings.Streaming.DeadLetters.DeadLetterStore letters) =>
-            Run(async () => DeadLetterView.From(await letters.SummarizeAsync(
-                Orleans.Embeddings.Storage.Naming.StorageNames.Validate(collection, "collection"), latest: Math.Clamp(latest ?? 10, 0, 100)).ConfigureAwait(false))));
+            Run(async () => DeadLetterView.From(await letters.SummarizeAsync(CollectionName(collection), latest: Math.Clamp(latest ?? 10, 0, 100)).ConfigureAwait(false))));
         api.MapPost("/rollout/start", (string collection, VersionRequest body, IGrainFactory grains) =>
             Run(() => Coordinator(grains, collection).StartRolloutAsync(Required(body.Version, "version"))));
         api.MapPost("/rollout/traffic", (string collection, TrafficRequest body, IGrainFactory grains) =>
@@ -103,7 +104,9 @@ public static class RolloutEndpoints
 
     // A name that cannot be a collection is refused (400) before it activates a coordinator.
     private static IVersionCoordinatorGrain Coordinator(IGrainFactory grains, string collection) =>
-        grains.GetGrain<IVersionCoordinatorGrain>(Orleans.Embeddings.Storage.Naming.StorageNames.Validate(collection, "collection"));
+        grains.GetGrain<IVersionCoordinatorGrain>(CollectionName(collection));
+
+    private static string CollectionName(string collection) => Orleans.Embeddings.Storage.Naming.StorageNames.Validate(collection, "collection");
 
     private static string Required(string? value, string name) =>
         string.IsNullOrWhiteSpace(value) ? throw new ArgumentException($"{name} is required.") : value;

@@ -39,6 +39,7 @@ internal sealed class HeadlessChromium : IDisposable
         service.SuppressInitialDiagnosticInformation = true;
         var profile = Directory.CreateTempSubdirectory("oe-chromium-").FullName;
         var options = new ChromeOptions { BinaryLocation = browser };
+        options.SetLoggingPreference(LogType.Browser, LogLevel.All);
         options.AddArguments(
             "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run",
             "--window-size=1400,2000", "--force-device-scale-factor=1", "--lang=en-GB", $"--user-data-dir={profile}");
@@ -65,6 +66,9 @@ internal sealed class HeadlessChromium : IDisposable
             await Task.Delay(100, cancellationToken);
         }
     }
+
+    /// <summary>What the page wrote to the browser's console since the last call (errors, CSP violations).</summary>
+    public IReadOnlyList<string> ConsoleMessages() => [.. Driver.Manage().Logs.GetLog(LogType.Browser).Select(e => $"{e.Level}: {e.Message}")];
 
     /// <summary>Saves a screenshot of the window as PNG.</summary>
     public void Screenshot(string path) => Driver.GetScreenshot().SaveAsFile(path);

@@ -146,6 +146,12 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
         Assert.Contains($"from {answeredBy} (traffic split", browser.ById("search-summary").Text, StringComparison.Ordinal);
         browser.Screenshot(Path.Combine(_screenshots, "console.png"));
 
+        // Nothing was blocked by the page's content security policy and no script failed (the refused logins and the
+        // refused retire are the only failed requests).
+        var messages = browser.ConsoleMessages();
+        Assert.DoesNotContain(messages, m => m.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase) || m.Contains("Uncaught", StringComparison.Ordinal));
+        Assert.All(messages.Where(m => m.StartsWith("Severe", StringComparison.OrdinalIgnoreCase)), m => Assert.Matches(@"status of (401|403|409)", m));
+
         // Log out: the token is forgotten, and a reload asks for it again.
         browser.ById("logout").Click();
         Assert.True(browser.ById("login").Displayed);
