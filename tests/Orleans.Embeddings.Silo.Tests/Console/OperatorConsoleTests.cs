@@ -13,7 +13,8 @@ namespace Orleans.Embeddings.Silo.Tests.Console;
 /// <summary>
 /// The operator console in a real headless Chromium (Debian's, through chromedriver): log in (a search token and a wrong
 /// token are refused), watch a rollout's progress bar move, change the traffic split, see a refusal, read the online
-/// figures as plots and the dead letters, and run searches whose hits are tagged with their version. Screenshots go to
+/// figures as plots and the dead letters, run searches whose hits are tagged with their version, freeze the split (and
+/// see a traffic change refused), promote and roll back. Screenshots go to
 /// <c>console-screenshots/</c> next to the test binaries (or to <c>EMBEDDINGS_SCREENSHOTS</c>).
 /// </summary>
 public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
@@ -28,7 +29,7 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
     private static CancellationToken Cancellation => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task An_operator_logs_in_watches_a_rollout_shifts_traffic_sees_a_refusal_reads_the_figures_and_searches()
+    public async Task An_operator_logs_in_watches_a_rollout_shifts_traffic_sees_refusals_reads_the_figures_searches_promotes_and_rolls_back()
     {
         // What the page will show besides the rollout: a dead letter, and searches (some clicked) on v1.
         await PublishBrokenEventAsync();
@@ -121,7 +122,7 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
             Cancellation);
         Assert.Contains("v2", (string)browser.Script("return Chart.getChart('chart-searches').data.datasets.map(d => d.label).join(' ')")!, StringComparison.Ordinal);
         Assert.NotEmpty(browser.Driver.FindElements(By.CssSelector("#shadow-table tbody tr")));
-        Assert.Contains(browser.Driver.FindElements(By.CssSelector("#figures-table tbody tr td:first-child")), c => c.Text == "v1");
+        Assert.Contains("v1", (string)browser.Script("return [...document.querySelectorAll('#figures-table tbody tr td:first-child')].map(c => c.textContent).join(' ')")!, StringComparison.Ordinal);
 
         // Dead letters: the count and the reason of the broken event.
         await browser.UntilAsync(() => browser.ById("dead-letter-total").Text.StartsWith("1 in docs", StringComparison.Ordinal), s_timeout, () => $"dead letters: '{browser.ById("dead-letter-total").Text}'", Cancellation);
@@ -151,6 +152,24 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
         var messages = browser.ConsoleMessages();
         Assert.DoesNotContain(messages, m => m.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase) || m.Contains("Uncaught", StringComparison.Ordinal));
         Assert.All(messages.Where(m => m.StartsWith("Severe", StringComparison.OrdinalIgnoreCase)), m => Assert.Matches(@"status of (401|403|409)", m));
+
+        // Freeze the split for an A/B comparison: a traffic change is refused until it is unfrozen.
+        Command(browser, "freeze");
+        await browser.UntilAsync(() => browser.ById("epoch").Text.Contains("split frozen", StringComparison.Ordinal), s_timeout, () => "the split was not shown frozen", Cancellation);
+        percent = browser.ById("traffic-percent");
+        percent.Clear();
+        percent.SendKeys("40");
+        Command(browser, "traffic");
+        await browser.UntilAsync(() => browser.ById("message").Text.StartsWith("Set traffic refused (409): Traffic of docs is frozen at 30% for v2", StringComparison.Ordinal), s_timeout, () => "a traffic change under a freeze was not refused", Cancellation);
+        Command(browser, "unfreeze");
+        await browser.UntilAsync(() => !browser.ById("epoch").Text.Contains("split frozen", StringComparison.Ordinal), s_timeout, () => "the split stayed frozen", Cancellation);
+
+        // Promote v2, then roll back to v1.
+        Command(browser, "promote");
+        await browser.UntilAsync(() => StateOf(browser, "v2") == "Primary" && TrafficOf(browser, "v2") == "100%" && StateOf(browser, "v1") == "Draining", s_timeout, () => "v2 was not shown promoted", Cancellation);
+        Command(browser, "rollback");
+        await browser.UntilAsync(() => StateOf(browser, "v1") == "Primary" && TrafficOf(browser, "v1") == "100%" && TrafficOf(browser, "v2") == "0%", s_timeout, () => "the rollback was not shown", Cancellation);
+        Assert.Equal("Rolled back.", browser.ById("message").Text);
 
         // Log out: the token is forgotten, and a reload asks for it again.
         browser.ById("logout").Click();
@@ -250,9 +269,11 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
             s_timeout, () => $"the search for '{query}' showed no hits", Cancellation);
     }
 
+    // Read in one script, so that a re-render between reads cannot leave a stale element.
     private static List<(string Id, string Version)> Hits(HeadlessChromium browser) =>
-        [.. browser.Driver.FindElements(By.CssSelector("#search-results li")).Select(li =>
-            (li.FindElement(By.CssSelector(".hit-id")).Text, li.FindElement(By.CssSelector(".version-tag")).Text))];
+        [.. ((IEnumerable<object>)browser.Script(
+            "return [...document.querySelectorAll('#search-results li')].map(li => li.querySelector('.hit-id').textContent + ' ' + li.querySelector('.version-tag').textContent)")!)
+            .Select(o => ((string)o).Split(' ') switch { [var id, var version] => (id, version), _ => throw new InvalidOperationException($"hit '{o}'") })];
 
     private static void Choose(HeadlessChromium browser, string select, string value) =>
         browser.Driver.FindElement(By.CssSelector($"#{select} option[value='{value}']")).Click();
@@ -261,10 +282,10 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
         browser.Driver.FindElement(By.CssSelector($"#controls button[data-command='{command}']")).Click();
 
     private static string? StateOf(HeadlessChromium browser, string version) =>
-        browser.Driver.FindElements(By.CssSelector($"#versions tr[data-version='{version}'] .state")).FirstOrDefault()?.Text;
+        (string?)browser.Script($"return document.querySelector(\"#versions tr[data-version='{version}'] .state\")?.textContent ?? null");
 
     private static string? TrafficOf(HeadlessChromium browser, string version) =>
-        browser.Driver.FindElements(By.CssSelector($"#versions tr[data-version='{version}'] td.traffic")).FirstOrDefault()?.Text;
+        (string?)browser.Script($"return document.querySelector(\"#versions tr[data-version='{version}'] td.traffic\")?.textContent ?? null");
 
     // How many points a chart plots, over all its lines.
     private static long PlottedPoints(HeadlessChromium browser, string canvas) =>
