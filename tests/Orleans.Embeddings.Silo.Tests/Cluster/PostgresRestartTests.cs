@@ -22,7 +22,7 @@ using Pgvector;
 namespace Orleans.Embeddings.Silo.Tests.Cluster;
 
 /// <summary>
-/// DESIGN invariant 1 across PostgreSQL restarts (issue 18): two silo processes (ADO.NET clustering, the PostgreSQL log)
+/// DESIGN invariants 1-3 across PostgreSQL restarts (issue 18): two silo processes (ADO.NET clustering, the PostgreSQL log)
 /// on a PostgreSQL of their own, which is restarted (<c>pg_ctl stop -m fast</c>, a few seconds down, start on the same
 /// port) once while upserts and deletes are being ingested and once in the middle of a rollout's bulk load. The silos
 /// keep running, say they are not ready while the database is gone and ready again after, without being restarted;
@@ -80,7 +80,11 @@ public sealed class PostgresRestartTests : IAsyncLifetime
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        await _dataSource.DisposeAsync();
+        if (_dataSource is not null)
+        {
+            await _dataSource.DisposeAsync();
+        }
+
         await _server.DisposeAsync();
     }
 
@@ -288,23 +292,30 @@ public sealed class PostgresRestartTests : IAsyncLifetime
         await _server.StartAsync();
         var started = clock.Elapsed;
         _dataSource.Clear(); // the test's own idle connections died with the server
-        await Task.WhenAll(silos.Select(s => s.WaitUntilReadyAsync(TimeSpan.FromSeconds(60), Cancellation)));
-        var ready = clock.Elapsed;
+        var ready = ReadyAsync();
 
-        // The silos listen for appends to the log and for routing changes again, each on a new connection.
+        // The silos listen for appends to the log and for routing changes again, each on a new connection (checked before a
+        // quiet listener's liveness query, after 30 s, replaces its LISTEN as the session's last statement).
         long listening = 0;
         await ProcessCluster.WaitUntilAsync(
             async () => (listening = await CountAsync(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query IN ('LISTEN embeddings_stream_log', 'LISTEN embeddings_routing')")) >= 2 * silos.Length,
             TimeSpan.FromSeconds(10),
             () => $"{listening} connections listen after the restart, not {2 * silos.Length}");
+        var readyAt = await ready;
         await polling.CancelAsync();
         await Task.WhenAll(pollers);
         Assert.All(silos, s => Assert.False(s.HasExited, $"{s.Name} exited:\n{s.Output}"));
         Log($"restart {when}: stopped in {stopped.TotalSeconds:F1} s, every silo not ready {allNotReady.TotalSeconds:F1} s after the stop began, " +
-            $"down {(started - stopped).TotalSeconds:F1} s, every silo ready {(ready - started).TotalSeconds:F1} s after the start; " +
+            $"down {(started - stopped).TotalSeconds:F1} s, every silo ready {(readyAt - started).TotalSeconds:F1} s after the start; " +
             $"/ready 503s {string.Join("/", notReady)}, unanswered {string.Join("/", unanswered)}");
         Assert.All(unanswered, n => Assert.Equal(0, n));
+
+        async Task<TimeSpan> ReadyAsync()
+        {
+            await Task.WhenAll(silos.Select(s => s.WaitUntilReadyAsync(TimeSpan.FromSeconds(60), Cancellation)));
+            return clock.Elapsed;
+        }
     }
 
     // Waits until the bulk load has written a good part of the documents but not all, and returns every range's cursor then.
