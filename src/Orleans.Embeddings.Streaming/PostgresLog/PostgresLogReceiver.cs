@@ -146,12 +146,10 @@ internal sealed partial class PostgresLogReceiver(
 
     public override Task MessagesDeliveredAsync(IList<IBatchContainer> messages, CancellationToken cancellationToken)
     {
-        List<long> positions;
+        // The delivered events stay in flight (their leases extended) until the acknowledgement has committed.
+        var positions = TakeUnacknowledged();
         lock (_lock)
         {
-            // The delivered events stay in flight (their leases extended) until the acknowledgement has committed.
-            positions = [.. _unacknowledged];
-            _unacknowledged.Clear();
             foreach (var message in messages)
             {
                 if (message is DocumentChangeBatchContainer container && _inFlightByToken.Remove(container.SequenceToken.SequenceNumber))
@@ -166,12 +164,10 @@ internal sealed partial class PostgresLogReceiver(
 
     public override async Task Shutdown(TimeSpan timeout)
     {
-        long[] delivered;
+        var delivered = TakeUnacknowledged();
         long[] positions;
         lock (_lock)
         {
-            delivered = [.. _unacknowledged];
-            _unacknowledged.Clear();
             _inFlightPositions.ExceptWith(delivered);
             positions = [.. _inFlightPositions];
             _inFlightPositions.Clear();
@@ -182,7 +178,7 @@ internal sealed partial class PostgresLogReceiver(
         using var cts = new CancellationTokenSource(timeout);
         try
         {
-            if (delivered.Length > 0)
+            if (delivered.Count > 0)
             {
                 await store.AcknowledgeAsync(provider, queue, _owner, delivered, cts.Token);
             }
