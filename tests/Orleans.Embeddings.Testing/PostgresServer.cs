@@ -25,6 +25,9 @@ public sealed class PostgresServer : IAsyncLifetime
     private string? _directory;
     private string? _binDirectory;
     private bool _asPostgresUser;
+    private bool _alwaysEphemeral;
+    private string? _startOptions;
+    private bool _running;
 
     /// <summary>A connection string to the <c>postgres</c> database with rights to create databases.</summary>
     public string AdminConnectionString { get; private set; } = string.Empty;
@@ -32,11 +35,17 @@ public sealed class PostgresServer : IAsyncLifetime
     /// <summary>True when this fixture started the server (and so may stop and restart it).</summary>
     public bool IsEphemeral => _directory is not null;
 
+    /// <summary>
+    /// A server of its own for a test that stops and starts it (<see cref="StopAsync"/>, <see cref="StartAsync"/>): always
+    /// an ephemeral cluster, even when <c>EMBEDDINGS_TEST_PG</c> names a shared server. The caller initializes and disposes it.
+    /// </summary>
+    public static PostgresServer CreateEphemeral() => new() { _alwaysEphemeral = true };
+
     /// <inheritdoc />
     public async ValueTask InitializeAsync()
     {
         var external = Environment.GetEnvironmentVariable(ConnectionStringVariable);
-        if (!string.IsNullOrWhiteSpace(external))
+        if (!string.IsNullOrWhiteSpace(external) && !_alwaysEphemeral)
         {
             AdminConnectionString = external;
         }
@@ -75,6 +84,23 @@ public sealed class PostgresServer : IAsyncLifetime
         return ExecuteAsync(AdminConnectionString, $"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", cancellationToken);
     }
 
+    /// <summary>
+    /// Stops the server the way an operator restarting it does (<c>pg_ctl stop -m fast</c>: open transactions are rolled
+    /// back and every client is disconnected) and returns once it is down. Only for a server this fixture started.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        await PgCtlAsync(["stop", "-D", DataDirectory, "-m", "fast", "-w", "-t", "60"]).ConfigureAwait(false);
+        _running = false;
+    }
+
+    /// <summary>Starts the server again after <see cref="StopAsync"/>, on the same port with the same settings, and returns once it accepts connections.</summary>
+    public async Task StartAsync()
+    {
+        await PgCtlAsync(["start", "-D", DataDirectory, "-l", Path.Combine(_directory!, "postgres.log"), "-w", "-t", "60", "-o", _startOptions!]).ConfigureAwait(false);
+        _running = true;
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
@@ -85,7 +111,10 @@ public sealed class PostgresServer : IAsyncLifetime
 
         try
         {
-            await PgCtlAsync(["stop", "-D", DataDirectory, "-m", "immediate", "-w"]).ConfigureAwait(false);
+            if (_running)
+            {
+                await PgCtlAsync(["stop", "-D", DataDirectory, "-m", "immediate", "-w"]).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -94,7 +123,9 @@ public sealed class PostgresServer : IAsyncLifetime
         }
     }
 
-    private string DataDirectory => Path.Combine(_directory!, "data");
+    private string DataDirectory => _directory is not null
+        ? Path.Combine(_directory, "data")
+        : throw new InvalidOperationException($"This server was not started by the fixture ({ConnectionStringVariable} names it): it cannot be stopped or started.");
 
     private async Task StartEphemeralAsync()
     {
@@ -116,11 +147,11 @@ public sealed class PostgresServer : IAsyncLifetime
         for (var attempt = 1; ; attempt++)
         {
             var port = LoopbackPorts.GetFree(1)[0];
-            var settings = $"-p {port} -k {_directory} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off " +
-                           "-c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB -c maintenance_work_mem=256MB";
+            _startOptions = $"-p {port} -k {_directory} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off " +
+                            "-c full_page_writes=off -c max_connections=300 -c shared_buffers=256MB -c maintenance_work_mem=256MB";
             try
             {
-                await PgCtlAsync(["start", "-D", DataDirectory, "-l", Path.Combine(_directory, "postgres.log"), "-w", "-t", "60", "-o", settings]).ConfigureAwait(false);
+                await StartAsync().ConfigureAwait(false);
                 AdminConnectionString = new NpgsqlConnectionStringBuilder
                 {
                     Host = "127.0.0.1",

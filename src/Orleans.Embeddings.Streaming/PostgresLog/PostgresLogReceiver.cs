@@ -12,7 +12,9 @@ namespace Orleans.Embeddings.Streaming.PostgresLog;
 /// <see cref="MessagesDeliveredAsync(IList{IBatchContainer}, CancellationToken)"/>, after its consumer finished.
 /// A receiver taking over a queue waits until the previous owner's leases are released or expire, so a document's
 /// events are never delivered out of order. With an <see cref="PostgresLogAppendSignal"/>, a queue found drained is
-/// queried again only once something was appended to it, or at the next rescan.
+/// queried again only once something was appended to it, or at the next rescan. An acknowledgement that fails (the
+/// database restarting) keeps its leases and is made again at the next pull, so a delivered event is not delivered
+/// a second time when its lease expires.
 /// </summary>
 internal sealed partial class PostgresLogReceiver(
     string provider, int queue, PostgresLogStore store, PostgresLogStreamOptions options, ILogger logger, PostgresLogAppendSignal? appends = null)
@@ -22,6 +24,7 @@ internal sealed partial class PostgresLogReceiver(
     private readonly Lock _lock = new();
     private readonly Dictionary<long, long> _inFlightByToken = [];
     private readonly HashSet<long> _inFlightPositions = [];
+    private readonly List<long> _unacknowledged = [];
     private Guid _owner;
     private long _floor;
     private long _nextToken;
@@ -71,6 +74,7 @@ internal sealed partial class PostgresLogReceiver(
             }
         }
 
+        await AcknowledgeAsync(TakeUnacknowledged(), cancellationToken);
         await ExtendLeasesIfDueAsync(now, cancellationToken);
         await EvictIfDueAsync(now, cancellationToken);
 
@@ -140,34 +144,31 @@ internal sealed partial class PostgresLogReceiver(
     }
 
 
-    public override async Task MessagesDeliveredAsync(IList<IBatchContainer> messages, CancellationToken cancellationToken)
+    public override Task MessagesDeliveredAsync(IList<IBatchContainer> messages, CancellationToken cancellationToken)
     {
-        var positions = new List<long>(messages.Count);
+        // The delivered events stay in flight (their leases extended) until the acknowledgement has committed.
+        var positions = TakeUnacknowledged();
         lock (_lock)
         {
             foreach (var message in messages)
             {
                 if (message is DocumentChangeBatchContainer container && _inFlightByToken.Remove(container.SequenceToken.SequenceNumber))
                 {
-                    _inFlightPositions.Remove(container.Position);
                     positions.Add(container.Position);
                 }
             }
         }
 
-        var acknowledged = await store.AcknowledgeAsync(provider, queue, _owner, positions, cancellationToken);
-        if (acknowledged < positions.Count)
-        {
-            // Our lease ran out and another receiver re-read those rows: they will be delivered again (at-least-once).
-            LogStaleAcknowledgements(logger, positions.Count - acknowledged, provider, queue);
-        }
+        return AcknowledgeAsync(positions, cancellationToken);
     }
 
     public override async Task Shutdown(TimeSpan timeout)
     {
+        var delivered = TakeUnacknowledged();
         long[] positions;
         lock (_lock)
         {
+            _inFlightPositions.ExceptWith(delivered);
             positions = [.. _inFlightPositions];
             _inFlightPositions.Clear();
             _inFlightByToken.Clear();
@@ -177,6 +178,11 @@ internal sealed partial class PostgresLogReceiver(
         using var cts = new CancellationTokenSource(timeout);
         try
         {
+            if (delivered.Count > 0)
+            {
+                await store.AcknowledgeAsync(provider, queue, _owner, delivered, cts.Token);
+            }
+
             await store.ReleaseLeasesAsync(provider, queue, _owner, positions, cts.Token);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -213,6 +219,52 @@ internal sealed partial class PostgresLogReceiver(
 
         await store.RetryLaterAsync(provider, queue, _owner, position, reason, options.RetryDelay);
         LogRetryLater(logger, provider, queue, position, reason);
+    }
+
+    private List<long> TakeUnacknowledged()
+    {
+        lock (_lock)
+        {
+            List<long> positions = [.. _unacknowledged];
+            _unacknowledged.Clear();
+            return positions;
+        }
+    }
+
+    private async Task AcknowledgeAsync(List<long> positions, CancellationToken cancellationToken)
+    {
+        if (positions.Count == 0)
+        {
+            return;
+        }
+
+        int acknowledged;
+        try
+        {
+            acknowledged = await store.AcknowledgeAsync(provider, queue, _owner, positions, cancellationToken);
+        }
+        catch
+        {
+            // The events were delivered; only their acknowledgement is missing. Keep the leases and acknowledge them at the
+            // next pull: letting them expire would deliver them again and count an attempt toward dead-lettering them.
+            lock (_lock)
+            {
+                _unacknowledged.AddRange(positions);
+            }
+
+            throw;
+        }
+
+        lock (_lock)
+        {
+            _inFlightPositions.ExceptWith(positions);
+        }
+
+        if (acknowledged < positions.Count)
+        {
+            // Our lease ran out and another receiver re-read those rows: they will be delivered again (at-least-once).
+            LogStaleAcknowledgements(logger, positions.Count - acknowledged, provider, queue);
+        }
     }
 
     private async Task ExtendLeasesIfDueAsync(DateTimeOffset now, CancellationToken cancellationToken)

@@ -12,12 +12,14 @@ namespace Orleans.Embeddings.Routing;
 /// <summary>
 /// This silo's copy of every collection's routing table. Changes are pushed (PostgreSQL LISTEN/NOTIFY) and also
 /// polled, so a lost notification only delays a refresh; each epoch this silo starts routing by is acknowledged
-/// in <c>embeddings_routing_acks</c> under the silo's name, which is what a rollout waits for.
+/// in <c>embeddings_routing_acks</c> under the silo's name, which is what a rollout waits for. An acknowledgement that
+/// fails (the database restarting) is made again at the next refresh or poll.
 /// </summary>
 public sealed partial class RoutingCache(
     RoutingStore store, ILocalSiloDetails silo, IOptions<IndexerOptions> options, ILogger<RoutingCache> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
     private readonly ConcurrentDictionary<string, RoutingTable> _tables = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _acknowledged = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private Task _background = Task.CompletedTask;
 
@@ -67,8 +69,15 @@ public sealed partial class RoutingCache(
         var current = _tables.AddOrUpdate(record.Collection, table, (_, existing) => existing.Epoch >= table.Epoch ? existing : table);
         if (current == table)
         {
-            await store.AcknowledgeAsync(record.Collection, silo.Name, record.Epoch, cancellationToken).ConfigureAwait(false);
             LogEpoch(logger, record.Collection, record.Epoch, string.Join(", ", record.WriteTargets));
+        }
+
+        // Acknowledged until it has committed, not only when the epoch is first seen: a rollout waits for every silo's
+        // acknowledgement, and one lost with its connection would otherwise never be made again.
+        if (_acknowledged.GetValueOrDefault(current.Collection) < current.Epoch)
+        {
+            await store.AcknowledgeAsync(current.Collection, silo.Name, current.Epoch, cancellationToken).ConfigureAwait(false);
+            _acknowledged.AddOrUpdate(current.Collection, current.Epoch, (_, acknowledged) => Math.Max(acknowledged, current.Epoch));
         }
 
         return current;

@@ -1,6 +1,14 @@
+using Npgsql;
+using Orleans.Embeddings.Inference.Models;
+using Orleans.Embeddings.Inference.Sessions;
+using Pgvector;
+
 namespace Orleans.Embeddings.Silo.Tests.Cluster;
 
-/// <summary>What the tests of silo processes share: the settings of a cluster that notices a killed member in seconds, and polling.</summary>
+/// <summary>
+/// What the tests of silo processes share: the settings of a cluster that notices a killed member in seconds, polling,
+/// and the check of stored vectors.
+/// </summary>
 internal static class ProcessCluster
 {
     /// <summary>Settings for silo processes that form one cluster through ADO.NET clustering.</summary>
@@ -30,5 +38,25 @@ internal static class ProcessCluster
 
             await Task.Delay(poll ?? TimeSpan.FromMilliseconds(250), TestContext.Current.CancellationToken);
         }
+    }
+
+    /// <summary>Asserts that the vector of each document in <paramref name="lastTexts"/> (id → its last text) in a version table is the model's embedding of that text.</summary>
+    public static async Task AssertVectorsAsync(NpgsqlDataSource dataSource, string quotedTable, EmbeddingModelFolder model, IReadOnlyDictionary<string, string> lastTexts)
+    {
+        using var session = new EmbeddingSession(model);
+        await using var command = dataSource.CreateCommand($"SELECT id, embedding FROM {quotedTable} WHERE id = ANY($1)");
+        command.Parameters.AddWithValue(lastTexts.Keys.ToArray());
+        var checkedCount = 0;
+        await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
+        while (await reader.ReadAsync(TestContext.Current.CancellationToken))
+        {
+            var id = reader.GetString(0);
+            var stored = reader.GetFieldValue<Vector>(1).ToArray();
+            var expected = session.Embed([lastTexts[id]], EmbeddingPurpose.Document)[0].Vector;
+            Assert.All(stored.Zip(expected), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-5, $"{quotedTable} {id}: {p.First} vs {p.Second}"));
+            checkedCount++;
+        }
+
+        Assert.Equal(lastTexts.Count, checkedCount);
     }
 }

@@ -1,15 +1,11 @@
-using Npgsql;
 using Orleans.Embeddings.Client.Publishing;
 using Orleans.Embeddings.Collections;
 using Orleans.Embeddings.Documents;
 using Orleans.Embeddings.Inference.Builders;
-using Orleans.Embeddings.Inference.Models;
-using Orleans.Embeddings.Inference.Sessions;
 using Orleans.Embeddings.Storage.Naming;
 using Orleans.Embeddings.Storage.Routing;
 using Orleans.Embeddings.Storage.Versions;
 using Orleans.Embeddings.Testing;
-using Pgvector;
 
 namespace Orleans.Embeddings.Silo.Tests.Cluster;
 
@@ -85,24 +81,8 @@ public sealed class SiloKillDuringIngestTests(PostgresDatabase database) : IClas
             Assert.True(retries > 0, $"W retried no worker call after B was killed\nW's output:\n{siloW.Output}");
 
             // Each vector is the model's embedding of the document's last text.
-            using var session = new EmbeddingSession(model);
-            await using var command = database.DataSource.CreateCommand($"SELECT id, embedding FROM {table} WHERE id = ANY($1)");
-            var sample = Enumerable.Range(0, Documents).Where(i => i % 50 == 0).ToArray();
-            command.Parameters.AddWithValue(sample.Select(i => $"p{i}").ToArray());
-            var checkedCount = 0;
-            await using (var reader = await command.ExecuteReaderAsync(Cancellation))
-            {
-                while (await reader.ReadAsync(Cancellation))
-                {
-                    var i = int.Parse(reader.GetString(0)[1..], System.Globalization.CultureInfo.InvariantCulture);
-                    var stored = reader.GetFieldValue<Vector>(1).ToArray();
-                    var expected = session.Embed([Text(i, Rounds)], EmbeddingPurpose.Document)[0].Vector;
-                    Assert.All(stored.Zip(expected), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-5, $"p{i}: {p.First} vs {p.Second}"));
-                    checkedCount++;
-                }
-            }
-
-            Assert.Equal(sample.Length, checkedCount);
+            await ProcessCluster.AssertVectorsAsync(
+                database.DataSource, table, model, Enumerable.Range(0, Documents).Where(i => i % 50 == 0).ToDictionary(i => $"p{i}", i => Text(i, Rounds)));
         }
         finally
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
+using Orleans.Embeddings.Storage;
 using Orleans.Embeddings.Streaming.Delivery;
 using Orleans.Embeddings.Streaming.PostgresLog;
 using Orleans.Embeddings.Testing;
@@ -102,6 +103,48 @@ public sealed class PostgresLogReceiverTests(MigratedPostgresDatabase database) 
 
             Assert.Single(await PullUntilAnyAsync(receiver));
             await WaitUntilAsync(() => signal.IsListening, "the signal to listen again");
+        }
+        finally
+        {
+            await receiver.Shutdown(Patience);
+        }
+    }
+
+    [Fact]
+    public async Task An_acknowledgement_that_fails_is_made_at_the_next_pull_and_its_event_is_not_delivered_again()
+    {
+        var provider = await RegisterAsync();
+        // A receiver whose statements give up on a locked row at once, so the test can make its acknowledgement fail the
+        // way it does while PostgreSQL restarts.
+        await using var impatient = EmbeddingsDataSource.Create(
+            new Npgsql.NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c lock_timeout=200" }.ConnectionString);
+        var receiver = new PostgresLogReceiver(provider, 0, new PostgresLogStore(impatient), _options, NullLogger.Instance);
+        await receiver.Initialize(Patience);
+        try
+        {
+            await _store.AppendAsync(provider, [await AppendToQueueAsync(provider, 0, "ack")], Ct);
+            var batch = await receiver.GetQueueMessagesAsync(100, Ct);
+            Assert.Single(batch);
+
+            await using (var connection = await database.DataSource.OpenConnectionAsync(Ct))
+            await using (var transaction = await connection.BeginTransactionAsync(Ct))
+            {
+                await using (var lockRow = new Npgsql.NpgsqlCommand("SELECT 1 FROM embeddings_stream_log WHERE provider = $1 FOR UPDATE", connection, transaction))
+                {
+                    lockRow.Parameters.AddWithValue(provider);
+                    await lockRow.ExecuteScalarAsync(Ct);
+                }
+
+                await Assert.ThrowsAsync<Npgsql.PostgresException>(() => receiver.MessagesDeliveredAsync(batch, Ct));
+            }
+
+            Assert.Empty(await receiver.GetQueueMessagesAsync(100, Ct));
+            await using var row = database.DataSource.CreateCommand("SELECT acked_at IS NOT NULL, attempts FROM embeddings_stream_log WHERE provider = $1");
+            row.Parameters.AddWithValue(provider);
+            await using var reader = await row.ExecuteReaderAsync(Ct);
+            Assert.True(await reader.ReadAsync(Ct));
+            Assert.True(reader.GetBoolean(0), "the event delivered before the failed acknowledgement was never acknowledged");
+            Assert.Equal(1, reader.GetInt32(1));
         }
         finally
         {

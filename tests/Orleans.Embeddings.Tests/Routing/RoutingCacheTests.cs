@@ -1,0 +1,70 @@
+using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Orleans.Embeddings.Hosting;
+using Orleans.Embeddings.Routing;
+using Orleans.Embeddings.Storage;
+using Orleans.Embeddings.Storage.Routing;
+using Orleans.Embeddings.Storage.Versions;
+using Orleans.Embeddings.Testing;
+using Orleans.Runtime;
+
+namespace Orleans.Embeddings.Tests.Routing;
+
+/// <summary>A silo's routing cache on a real PostgreSQL, without a cluster: what it acknowledges when a database call fails.</summary>
+public sealed class RoutingCacheTests(MigratedPostgresDatabase database) : IClassFixture<MigratedPostgresDatabase>
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task An_epoch_whose_acknowledgement_failed_is_acknowledged_at_the_next_refresh()
+    {
+        const string collection = "acks";
+        var store = new RoutingStore(database.DataSource);
+        await new CollectionCatalog(database.DataSource).EnsureCollectionAsync(collection, Ct);
+        var first = (await store.SetAsync(collection, 0, ["v1"], new Dictionary<string, int> { ["v1"] = 100 }, Ct))!;
+
+        // A cache whose statements give up on a locked row at once, so the test can make an acknowledgement fail the way
+        // it does while PostgreSQL restarts.
+        await using var impatient = EmbeddingsDataSource.Create(
+            new NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c lock_timeout=200" }.ConnectionString);
+        using var cache = new RoutingCache(new RoutingStore(impatient), new SiloDetails("silo-a"), Options.Create(new IndexerOptions()), NullLogger<RoutingCache>.Instance);
+        Assert.Equal(first.Epoch, (await cache.RefreshAsync(collection, Ct))!.Epoch);
+        Assert.Equal(first.Epoch, await AcknowledgedAsync(store, collection));
+
+        var second = (await store.SetAsync(collection, first.Epoch, ["v1", "v2"], first.Traffic, Ct))!;
+        await using (var connection = await database.DataSource.OpenConnectionAsync(Ct))
+        await using (var transaction = await connection.BeginTransactionAsync(Ct))
+        {
+            await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM embeddings_routing_acks WHERE collection = $1 FOR UPDATE", connection, transaction))
+            {
+                lockRow.Parameters.AddWithValue(collection);
+                await lockRow.ExecuteScalarAsync(Ct);
+            }
+
+            await Assert.ThrowsAsync<PostgresException>(() => cache.RefreshAsync(collection, Ct));
+        }
+
+        // The silo routes by the new epoch already; the next refresh (a notification or the poll) acknowledges it.
+        Assert.Equal(second.Epoch, (await cache.GetAsync(collection, Ct))!.Epoch);
+        await cache.RefreshAsync(collection, Ct);
+        Assert.Equal(second.Epoch, await AcknowledgedAsync(store, collection));
+    }
+
+    private static async Task<long> AcknowledgedAsync(RoutingStore store, string collection) =>
+        (await store.GetAcknowledgementsAsync(collection, Ct))["silo-a"];
+
+    private sealed class SiloDetails(string name) : ILocalSiloDetails
+    {
+        public string Name => name;
+
+        public string ClusterId => "test";
+
+        public string DnsHostName => "localhost";
+
+        public SiloAddress SiloAddress { get; } = SiloAddress.New(IPAddress.Loopback, 11111, 1);
+
+        public SiloAddress GatewayAddress { get; } = SiloAddress.New(IPAddress.Loopback, 30000, 1);
+    }
+}
