@@ -86,6 +86,7 @@ public static class SiloApplication
         builder.Services.AddSingleton(sp => new Orleans.Embeddings.Streaming.DeadLetters.DeadLetterStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>()));
         var app = builder.Build();
         app.UseMalformedRequestErrors();
+        app.UseDatabaseFailureErrors();
         app.UseOperatorConsole();
         app.MapHealthChecks(HealthPath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthReportWriter.WriteAsync });
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions

@@ -101,6 +101,11 @@ internal sealed class SiloApi(HttpClient http) : IDisposable
                 }
 
                 var error = await ReadErrorAsync(response, cancellationToken).ConfigureAwait(false);
+                if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+                {
+                    throw new DatabaseUnavailableException($"The silo is unavailable (503): {error}");
+                }
+
                 throw new InvalidOperationException(response.StatusCode switch
                 {
                     HttpStatusCode.Unauthorized => $"The silo refused the token (401): {error}",
@@ -129,3 +134,6 @@ internal sealed class SiloApi(HttpClient http) : IDisposable
         return $"{(int)response.StatusCode} {response.ReasonPhrase}: {text}";
     }
 }
+
+/// <summary>The silo answered 503: its database is unavailable for now, and the same request can be repeated.</summary>
+internal sealed class DatabaseUnavailableException(string message) : InvalidOperationException(message);

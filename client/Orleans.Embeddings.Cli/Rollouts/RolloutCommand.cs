@@ -115,7 +115,15 @@ internal static class RolloutCommand
                     task.MaxValue = Math.Max(1, run.Total);
                     task.Value = Math.Min(run.Done, task.MaxValue);
                     await Task.Delay(1000, cancellationToken);
-                    status = await client.GetAsync<RolloutStatus>(collection, "rollout", cancellationToken);
+                    try
+                    {
+                        status = await client.GetAsync<RolloutStatus>(collection, "rollout", cancellationToken);
+                    }
+                    catch (DatabaseUnavailableException)
+                    {
+                        // The database is restarting: the rollout carries on once it is back, so the watch does too.
+                        task.Description = Markup.Escape($"{run.Version}: the silo's database is unavailable; waiting");
+                    }
                 }
 
                 task.Value = task.MaxValue;

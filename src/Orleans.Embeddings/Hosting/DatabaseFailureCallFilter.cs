@@ -4,8 +4,8 @@ using Orleans.Embeddings.Storage;
 namespace Orleans.Embeddings.Hosting;
 
 /// <summary>
-/// A grain call that fails in PostgreSQL (a connection terminated, the server restarting) reaches its caller as an
-/// <see cref="InvalidOperationException"/> saying so and that the call can be repeated. Npgsql's exceptions carry types
+/// A grain call that fails in PostgreSQL (a connection terminated, the server restarting) reaches its caller as a
+/// <see cref="DatabaseFailureException"/> (an <see cref="InvalidOperationException"/>) saying so and whether the call can be repeated. Npgsql's exceptions carry types
 /// Orleans cannot serialize, so without this the caller saw only "Could not find a codec for type
 /// Npgsql.PostgresException" in place of the real failure.
 /// </summary>
@@ -19,9 +19,16 @@ internal sealed class DatabaseFailureCallFilter : IIncomingGrainCallFilter
         }
         catch (NpgsqlException ex)
         {
-            var state = ex is PostgresException postgres ? $" (SQLSTATE {postgres.SqlState})" : string.Empty;
-            throw new InvalidOperationException(
-                $"{context.InterfaceName}.{context.MethodName} failed in PostgreSQL{state}: {ex.Message}{(PostgresFailures.IsConnectionLoss(ex) ? " The failure is transient; repeat the call." : string.Empty)}");
+            throw From(ex, $"{context.InterfaceName}.{context.MethodName}");
         }
+    }
+
+    /// <summary>The <see cref="DatabaseFailureException"/> a caller gets for <paramref name="exception"/>, naming <paramref name="what"/> failed.</summary>
+    public static DatabaseFailureException From(NpgsqlException exception, string what)
+    {
+        var state = exception is PostgresException postgres ? $" (SQLSTATE {postgres.SqlState})" : string.Empty;
+        var transient = PostgresFailures.IsConnectionLoss(exception);
+        return new DatabaseFailureException(
+            $"{what} failed in PostgreSQL{state}: {exception.Message}{(transient ? " The failure is transient; repeat the call." : string.Empty)}", transient);
     }
 }

@@ -51,14 +51,22 @@ internal sealed partial class VersionCoordinatorGrain(
     {
         _collection = this.GetPrimaryKeyString();
         StorageNames.Validate(_collection, "collection");
-        if (await stateStore.ReadAsync(_collection, cancellationToken) is { } stored)
+        try
         {
-            _state = JsonSerializer.Deserialize<CoordinatorState>(stored.Json, s_json) ?? new CoordinatorState();
-            _revision = stored.Revision;
+            if (await stateStore.ReadAsync(_collection, cancellationToken) is { } stored)
+            {
+                _state = JsonSerializer.Deserialize<CoordinatorState>(stored.Json, s_json) ?? new CoordinatorState();
+                _revision = stored.Revision;
+            }
+            else
+            {
+                await BootstrapAsync(cancellationToken);
+            }
         }
-        else
+        catch (Npgsql.NpgsqlException ex)
         {
-            await BootstrapAsync(cancellationToken);
+            // An activation's failure reaches the first call's caller without passing the grain-call filter.
+            throw Hosting.DatabaseFailureCallFilter.From(ex, $"Activating the version coordinator of {_collection}");
         }
 
         UpdateTimer();

@@ -37,6 +37,7 @@ public sealed class PostgresRestartTests : IAsyncLifetime
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan s_convergeTimeout = TimeSpan.FromSeconds(120);
 
+    private static readonly HttpClient s_api = new() { Timeout = TimeSpan.FromSeconds(30) };
     private readonly PostgresServer _server = PostgresServer.CreateEphemeral();
     private readonly List<string> _report = [];
     private string _connectionString = string.Empty;
@@ -283,6 +284,12 @@ public sealed class PostgresRestartTests : IAsyncLifetime
             () => $"not every silo answered 503 on /ready while PostgreSQL was down ({string.Join(", ", notReady)}){Outputs(silos)}",
             TimeSpan.FromMilliseconds(50));
         var allNotReady = clock.Elapsed;
+        var apiAnswers = new List<string>();
+        foreach (var silo in silos)
+        {
+            apiAnswers.AddRange(await AssertApiAnswersWhileDownAsync(silo));
+        }
+
         if (clock.Elapsed < stopped + s_downtime)
         {
             await Task.Delay(stopped + s_downtime - clock.Elapsed, Cancellation);
@@ -307,7 +314,7 @@ public sealed class PostgresRestartTests : IAsyncLifetime
         Assert.All(silos, s => Assert.False(s.HasExited, $"{s.Name} exited:\n{s.Output}"));
         Log($"restart {when}: stopped in {stopped.TotalSeconds:F1} s, every silo not ready {allNotReady.TotalSeconds:F1} s after the stop began, " +
             $"down {(started - stopped).TotalSeconds:F1} s, every silo ready {(readyAt - started).TotalSeconds:F1} s after the start; " +
-            $"/ready 503s {string.Join("/", notReady)}, unanswered {string.Join("/", unanswered)}");
+            $"/ready 503s {string.Join("/", notReady)}, unanswered {string.Join("/", unanswered)}; the API while down: {string.Join(", ", apiAnswers)}");
         Assert.All(unanswered, n => Assert.Equal(0, n));
 
         async Task<TimeSpan> ReadyAsync()
@@ -315,6 +322,36 @@ public sealed class PostgresRestartTests : IAsyncLifetime
             await Task.WhenAll(silos.Select(s => s.WaitUntilReadyAsync(TimeSpan.FromSeconds(60), Cancellation)));
             return clock.Elapsed;
         }
+    }
+
+    // While the database is down the API answers what needs it with 503, Retry-After and a JSON error saying so (never a
+    // 500 or an exception page); what a silo can answer from memory (an active coordinator's status) may still be 200.
+    private static async Task<IEnumerable<string>> AssertApiAnswersWhileDownAsync(SiloProcess silo)
+    {
+        var answers = new List<string>();
+        foreach (var (path, mayAnswer) in new[]
+        {
+            ("/api/collections", false),
+            ($"/collections/{Collection}/search?q=package&k=5", false),
+            ($"/api/collections/{Collection}/rollout", true),
+        })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(silo.HttpAddress, path));
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", OperatorToken);
+            using var response = await s_api.SendAsync(request, Cancellation);
+            var body = await response.Content.ReadAsStringAsync(Cancellation);
+            answers.Add($"{silo.Name} {path.Split('?')[0]} {(int)response.StatusCode}");
+            if (mayAnswer && response.StatusCode == HttpStatusCode.OK)
+            {
+                continue;
+            }
+
+            Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{silo.Name} GET {path} while PostgreSQL was down: {(int)response.StatusCode} {body}");
+            Assert.Contains("The database is unavailable; repeat the request shortly.", JsonDocument.Parse(body).RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
+            Assert.Equal(TimeSpan.FromSeconds(DatabaseFailureErrors.RetryAfterSeconds), response.Headers.RetryAfter?.Delta);
+        }
+
+        return answers;
     }
 
     // Waits until the bulk load has written a good part of the documents but not all, and returns every range's cursor then.

@@ -84,7 +84,7 @@ public sealed class ConnectionChaosTests(IndexerCluster indexer) : IClassFixture
 
                 Assert.True(DateTime.UtcNow < deadline, $"{version} was not Ready within {Long}: {Describe(status)}");
             }
-            catch (InvalidOperationException ex) when (ex.Message.Contains("failed in PostgreSQL", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            catch (DatabaseFailureException ex) when (ex.Transient && DateTime.UtcNow < deadline)
             {
                 failedPolls++;
             }
@@ -104,7 +104,7 @@ public sealed class ConnectionChaosTests(IndexerCluster indexer) : IClassFixture
                 await command();
                 return;
             }
-            catch (InvalidOperationException ex) when (attempt < 10 && ex.Message.Contains("failed in PostgreSQL", StringComparison.Ordinal))
+            catch (DatabaseFailureException ex) when (attempt < 10 && ex.Transient)
             {
                 await Task.Delay(500);
             }
