@@ -116,11 +116,11 @@ public sealed class RoutingStore(NpgsqlDataSource dataSource)
 
     /// <summary>
     /// Listens for routing changes until cancelled, calling <paramref name="onChanged"/> with the collection of each, and
-    /// reconnecting after a lost connection (reported to <paramref name="onLost"/>); changes made meanwhile are missed,
-    /// so the caller also polls.
+    /// reconnecting after a lost connection (reported to <paramref name="onLost"/>); changes made meanwhile are missed, so
+    /// the caller re-reads the routing each time the listener is in place again (<paramref name="onListening"/>) and also polls.
     /// </summary>
-    public Task ListenAsync(Func<string, Task> onChanged, Action<Exception> onLost, CancellationToken cancellationToken) =>
-        PostgresChannel.ListenAsync(dataSource, Channel, onChanged, null, onLost, cancellationToken);
+    public Task ListenAsync(Func<string, Task> onChanged, Action? onListening, Action<Exception> onLost, CancellationToken cancellationToken) =>
+        PostgresChannel.ListenAsync(dataSource, Channel, onChanged, onListening, onLost, cancellationToken);
 
     private static RoutingRecord Read(NpgsqlDataReader reader) => new(
         reader.GetString(0),

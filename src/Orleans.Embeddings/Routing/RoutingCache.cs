@@ -83,31 +83,41 @@ public sealed partial class RoutingCache(
         return current;
     }
 
+    // Each time the listener is in place (again), the routing is read in full: a change notified while it was
+    // reconnecting (the database restarting) is seen at once instead of at the next poll.
     private Task ListenAsync(CancellationToken cancellationToken) =>
-        store.ListenAsync(collection => RefreshAsync(collection, cancellationToken), ex => LogListenFailed(logger, ex), cancellationToken);
+        store.ListenAsync(
+            collection => RefreshAsync(collection, cancellationToken),
+            () => _ = ReadAllAsync(cancellationToken),
+            ex => LogListenFailed(logger, ex),
+            cancellationToken);
 
     private async Task PollAsync(CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(options.Value.RoutingPollInterval);
         do
         {
-            try
+            await ReadAllAsync(cancellationToken).ConfigureAwait(false);
+        }
+        while (!cancellationToken.IsCancellationRequested && await NextTickAsync(timer, cancellationToken).ConfigureAwait(false));
+    }
+
+    private async Task ReadAllAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            foreach (var record in await store.ListAsync(cancellationToken).ConfigureAwait(false))
             {
-                foreach (var record in await store.ListAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    await ApplyAsync(record, cancellationToken).ConfigureAwait(false);
-                }
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                LogPollFailed(logger, ex);
+                await ApplyAsync(record, cancellationToken).ConfigureAwait(false);
             }
         }
-        while (await NextTickAsync(timer, cancellationToken).ConfigureAwait(false));
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogPollFailed(logger, ex);
+        }
     }
 
     private static async Task<bool> NextTickAsync(PeriodicTimer timer, CancellationToken cancellationToken)
@@ -128,6 +138,6 @@ public sealed partial class RoutingCache(
     [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Listening for routing changes failed; reconnecting (polling continues)")]
     private static partial void LogListenFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Polling the routing tables failed")]
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Reading the routing tables failed; they are read again at the next poll")]
     private static partial void LogPollFailed(ILogger logger, Exception exception);
 }
