@@ -1,3 +1,4 @@
+using Npgsql;
 using Microsoft.Extensions.Logging;
 using Orleans.Embeddings.Streaming.Delivery;
 using Orleans.Providers.Streams.Common;
@@ -52,8 +53,21 @@ internal sealed partial class PostgresLogReceiver(
             _usesSignal = true;
         }
         using var cts = new CancellationTokenSource(timeout);
-        await store.RegisterProviderAsync(provider, options.QueueCount, cts.Token);
-        _blockedUntil = await store.ForeignLeasesExpireAtAsync(provider, queue, _owner, cts.Token);
+        try
+        {
+            await store.RegisterProviderAsync(provider, options.QueueCount, cts.Token);
+            _blockedUntil = await store.ForeignLeasesExpireAtAsync(provider, queue, _owner, cts.Token);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            // Orleans goes on pulling with a receiver whose Initialize failed (the database restarting while the queue
+            // changed owner): until the previous owner's leases can be read, assume it holds some, so that its events are
+            // still delivered before the ones after them. The next pull reads them.
+            _blockedUntil = DateTimeOffset.MaxValue;
+            LogInitializeFailed(logger, ex, provider, queue);
+            return;
+        }
+
         if (_blockedUntil is { } until)
         {
             LogWaitingForLeases(logger, provider, queue, until);
@@ -313,6 +327,9 @@ internal sealed partial class PostgresLogReceiver(
 
     [LoggerMessage(EventId = 3105, Level = LogLevel.Warning, Message = "Stream {Provider} queue {Queue}: delivery of position {Position} failed ({Reason}); it will be retried")]
     private static partial void LogRetryLater(ILogger logger, string provider, int queue, long position, string reason);
+
+    [LoggerMessage(EventId = 3106, Level = LogLevel.Warning, Message = "Stream {Provider} queue {Queue}: could not read the leases of a previous owner at start; they are read at the next pull before anything is leased")]
+    private static partial void LogInitializeFailed(ILogger logger, Exception exception, string provider, int queue);
 
     [LoggerMessage(EventId = 3104, Level = LogLevel.Debug, Message = "Evicted {Count} acknowledged event(s) of stream {Provider} queue {Queue}")]
     private static partial void LogEvicted(ILogger logger, int count, string provider, int queue);

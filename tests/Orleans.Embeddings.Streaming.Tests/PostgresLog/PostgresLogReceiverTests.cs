@@ -152,6 +152,55 @@ public sealed class PostgresLogReceiverTests(MigratedPostgresDatabase database) 
         }
     }
 
+    [Fact]
+    public async Task A_receiver_whose_start_failed_still_waits_for_the_previous_owners_leases()
+    {
+        var provider = await RegisterAsync();
+        var first = await AppendToQueueAsync(provider, 0, "first");
+        await _store.AppendAsync(provider, [first], Ct);
+        var previousOwner = Guid.NewGuid();
+        var held = Assert.Single(await _store.LeaseAsync(provider, 0, previousOwner, 0, 10, TimeSpan.FromHours(1), Ct));
+        await _store.AppendAsync(provider, [await AppendToQueueAsync(provider, 0, "second")], Ct);
+
+        // The receiver's start fails on the database (here a locked row and an impatient connection; in production the
+        // server restarting while the queue changes owner), and Orleans pulls from it all the same.
+        await using var impatient = EmbeddingsDataSource.Create(
+            new Npgsql.NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c lock_timeout=200" }.ConnectionString);
+        var receiver = new PostgresLogReceiver(provider, 0, new PostgresLogStore(impatient), _options, NullLogger.Instance);
+        await using (var connection = await database.DataSource.OpenConnectionAsync(Ct))
+        await using (var transaction = await connection.BeginTransactionAsync(Ct))
+        {
+            await using (var lockRow = new Npgsql.NpgsqlCommand("SELECT 1 FROM embeddings_stream_providers WHERE provider = $1 FOR UPDATE", connection, transaction))
+            {
+                lockRow.Parameters.AddWithValue(provider);
+                await lockRow.ExecuteScalarAsync(Ct);
+            }
+
+            try
+            {
+                await receiver.Initialize(Patience);
+            }
+            catch (Npgsql.PostgresException)
+            {
+                // what Orleans does with a failed Initialize: log it and pull anyway
+            }
+        }
+
+        try
+        {
+            // The second event waits while the previous owner may still deliver the first.
+            Assert.Empty(await receiver.GetQueueMessagesAsync(100, Ct));
+            await _store.ReleaseLeasesAsync(provider, 0, previousOwner, [held.Position], Ct);
+            var batch = await PullUntilAnyAsync(receiver);
+            Assert.Equal(2, batch.Count);
+            Assert.Equal(DocumentStreams.StreamId(first.Collection, first.Id), batch[0].StreamId);
+        }
+        finally
+        {
+            await receiver.Shutdown(Patience);
+        }
+    }
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static async Task<IList<IBatchContainer>> PullUntilAnyAsync(PostgresLogReceiver receiver)
