@@ -1,5 +1,6 @@
 using Npgsql;
 using Microsoft.Extensions.Logging;
+using Orleans.Embeddings.Storage;
 using Orleans.Embeddings.Streaming.Delivery;
 using Orleans.Providers.Streams.Common;
 using Orleans.Runtime;
@@ -35,9 +36,13 @@ internal sealed partial class PostgresLogReceiver(
     private DateTimeOffset _lastEviction;
     private long? _drainedAt;
     private bool _usesSignal;
+    private bool _leasesUnknown; // a lease statement failed on its connection: it may have leased rows this receiver never got
     private long _queries;
 
     public int Queue => queue;
+
+    /// <summary>The lease owner this receiver writes (for tests).</summary>
+    internal Guid Owner => _owner;
 
     /// <summary>How many times this receiver has queried its queue for events (for tests and diagnostics).</summary>
     public long Queries => Interlocked.Read(ref _queries);
@@ -89,6 +94,22 @@ internal sealed partial class PostgresLogReceiver(
         }
 
         await AcknowledgeAsync(TakeUnacknowledged(), cancellationToken);
+        if (_leasesUnknown)
+        {
+            long[] received;
+            lock (_lock)
+            {
+                received = [.. _inFlightPositions];
+            }
+
+            var reclaimed = await store.ReclaimLeasesAsync(provider, queue, _owner, received, cancellationToken);
+            _leasesUnknown = false;
+            if (reclaimed > 0)
+            {
+                LogReclaimed(logger, reclaimed, provider, queue);
+            }
+        }
+
         await ExtendLeasesIfDueAsync(now, cancellationToken);
         await EvictIfDueAsync(now, cancellationToken);
 
@@ -106,7 +127,18 @@ internal sealed partial class PostgresLogReceiver(
 
         var max = maxCount <= 0 ? 1000 : Math.Min(maxCount, 5000);
         Interlocked.Increment(ref _queries);
-        var leased = await store.LeaseAsync(provider, queue, _owner, rescan ? 0 : _floor, max, options.VisibilityTimeout, cancellationToken);
+        IReadOnlyList<LeasedEvent> leased;
+        try
+        {
+            leased = await store.LeaseAsync(provider, queue, _owner, rescan ? 0 : _floor, max, options.VisibilityTimeout, cancellationToken);
+        }
+        catch (Exception ex) when (PostgresFailures.IsConnectionLoss(ex))
+        {
+            // The lease may have committed with its answer lost: those rows are given back before the next lease.
+            _leasesUnknown = true;
+            throw;
+        }
+
         _drainedAt = leased.Count < max ? stamp : null;
         if (leased.Count == 0)
         {
@@ -327,6 +359,9 @@ internal sealed partial class PostgresLogReceiver(
 
     [LoggerMessage(EventId = 3105, Level = LogLevel.Warning, Message = "Stream {Provider} queue {Queue}: delivery of position {Position} failed ({Reason}); it will be retried")]
     private static partial void LogRetryLater(ILogger logger, string provider, int queue, long position, string reason);
+
+    [LoggerMessage(EventId = 3107, Level = LogLevel.Warning, Message = "Stream {Provider} queue {Queue}: {Count} event(s) leased by a statement whose answer was lost are visible again")]
+    private static partial void LogReclaimed(ILogger logger, int count, string provider, int queue);
 
     [LoggerMessage(EventId = 3106, Level = LogLevel.Warning, Message = "Stream {Provider} queue {Queue}: could not read the leases of a previous owner at start; they are read at the next pull before anything is leased")]
     private static partial void LogInitializeFailed(ILogger logger, Exception exception, string provider, int queue);

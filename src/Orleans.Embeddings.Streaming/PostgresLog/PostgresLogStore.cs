@@ -63,6 +63,14 @@ public sealed class PostgresLogStore(NpgsqlDataSource dataSource)
            AND lease_owner = @owner AND acked_at IS NULL
         """;
 
+    // Leases this owner holds on rows it never received (a lease statement whose answer was lost with its connection).
+    private const string ReclaimSql =
+        """
+        UPDATE embeddings_stream_log SET visible_at = clock_timestamp(), attempts = greatest(attempts - 1, 0)
+         WHERE provider = @provider AND queue_id = @queue AND lease_owner = @owner AND acked_at IS NULL
+           AND visible_at > clock_timestamp() AND NOT (position = ANY(@positions))
+        """;
+
     private const string RetrySql =
         """
         UPDATE embeddings_stream_log SET visible_at = clock_timestamp() + @visibility, last_error = @error
@@ -261,6 +269,22 @@ public sealed class PostgresLogStore(NpgsqlDataSource dataSource)
     /// </summary>
     public Task<int> ReleaseLeasesAsync(string provider, int queue, Guid owner, IReadOnlyCollection<long> positions, CancellationToken cancellationToken = default) =>
         ExecuteOnPositionsAsync(ReleaseSql, provider, queue, owner, positions, null, cancellationToken);
+
+    /// <summary>
+    /// Makes visible again, without counting an attempt, every row <paramref name="owner"/> holds a lease on but did not
+    /// receive (all but <paramref name="received"/>): a lease statement that committed while its answer was lost with the
+    /// connection. Without this those rows would wait for their lease to expire, and the events after them be delivered
+    /// first. Returns the count made visible.
+    /// </summary>
+    public async Task<int> ReclaimLeasesAsync(string provider, int queue, Guid owner, IReadOnlyCollection<long> received, CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(ReclaimSql);
+        command.Parameters.AddWithValue("provider", provider);
+        command.Parameters.AddWithValue("queue", queue);
+        command.Parameters.AddWithValue("owner", owner);
+        command.Parameters.Add(new NpgsqlParameter<long[]>("positions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. received] });
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
 
     /// <summary>
     /// Gives up the lease of a row whose delivery failed, recording why; it is read again after <paramref name="delay"/>

@@ -201,6 +201,45 @@ public sealed class PostgresLogReceiverTests(MigratedPostgresDatabase database) 
         }
     }
 
+    [Fact]
+    public async Task Rows_leased_by_a_statement_whose_answer_was_lost_are_given_back_at_the_next_pull_in_order()
+    {
+        var provider = await RegisterAsync();
+        await using var connections = EmbeddingsDataSource.Create(
+            new Npgsql.NpgsqlConnectionStringBuilder(database.ConnectionString) { ApplicationName = provider }.ConnectionString);
+        var receiver = new PostgresLogReceiver(provider, 0, new PostgresLogStore(connections), _options, NullLogger.Instance);
+        await receiver.Initialize(Patience);
+        try
+        {
+            var first = await AppendToQueueAsync(provider, 0, "first");
+            await _store.AppendAsync(provider, [first, await AppendToQueueAsync(provider, 0, "second")], Ct);
+
+            // A lease statement of this receiver committed, and its answer was lost with the connection: the rows are
+            // leased in its name, and it never got them.
+            Assert.Equal(2, (await _store.LeaseAsync(provider, 0, receiver.Owner, 0, 10, TimeSpan.FromHours(1), Ct)).Count);
+            await using (var terminate = database.DataSource.CreateCommand("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1"))
+            {
+                terminate.Parameters.AddWithValue(provider);
+                Assert.True((long)(await terminate.ExecuteScalarAsync(Ct))! > 0);
+            }
+
+            var lost = await Assert.ThrowsAnyAsync<Exception>(() => receiver.GetQueueMessagesAsync(100, Ct));
+            Assert.True(PostgresFailures.IsConnectionLoss(lost), lost.ToString());
+
+            // The next pull gives them back and leases them again, first things first, without counting an attempt.
+            var batch = await PullUntilAnyAsync(receiver);
+            Assert.Equal(2, batch.Count);
+            Assert.Equal(DocumentStreams.StreamId(first.Collection, first.Id), batch[0].StreamId);
+            await using var attempts = database.DataSource.CreateCommand("SELECT max(attempts) FROM embeddings_stream_log WHERE provider = $1");
+            attempts.Parameters.AddWithValue(provider);
+            Assert.Equal(1, await attempts.ExecuteScalarAsync(Ct));
+        }
+        finally
+        {
+            await receiver.Shutdown(Patience);
+        }
+    }
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static async Task<IList<IBatchContainer>> PullUntilAnyAsync(PostgresLogReceiver receiver)
