@@ -23,7 +23,8 @@ namespace Orleans.Embeddings.Silo.Tests.Cluster;
 /// on a PostgreSQL of their own, which is restarted (<c>pg_ctl stop -m fast</c>, a few seconds down, start on the same
 /// port) once while upserts and deletes are being ingested and once in the middle of a rollout's bulk load. The silos
 /// keep running, say they are not ready while the database is gone and ready again after, without being restarted;
-/// the load resumes from its checkpoints; and both version tables end with every document at its last change.
+/// the load resumes from its checkpoints. A second rollout then runs while every connection of the silos is terminated
+/// (<c>pg_terminate_backend</c>) at random moments. All three version tables end with every document at its last change.
 /// </summary>
 public sealed class PostgresRestartTests : IAsyncLifetime
 {
@@ -31,7 +32,9 @@ public sealed class PostgresRestartTests : IAsyncLifetime
     private const string OperatorToken = "restart-operator-token-0123456789";
     private const int Documents = 1200;
     private const int IngestRounds = 6;
-    private const int Rounds = 8;
+    private const int RolloutRounds = 8;
+    private const int Rounds = 10;
+    private const string TestApplication = "restart-test";
     private const int ChunkSize = 150;
     private static readonly TimeSpan s_downtime = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(90);
@@ -47,12 +50,13 @@ public sealed class PostgresRestartTests : IAsyncLifetime
     private static CancellationToken Cancellation => TestContext.Current.CancellationToken;
 
     // Each document's change in each round (its seq is the round): most are upserted every round; i % 6 == 0 is deleted
-    // last during the ingest, 1 is deleted and upserted again, 2 is deleted last during the rollout, 3 is deleted during
-    // the ingest and upserted again during the rollout, 4 keeps changing during the rollout, 5 stops after the ingest.
+    // last during the ingest, 1 is deleted and upserted again, 2 is deleted last during the first rollout, 3 is deleted
+    // during the ingest, upserted again during the first rollout and deleted last during the second, 4 keeps changing
+    // through both rollouts, 5 stops after the ingest.
     private static DocumentOperation? Operation(int i, int round) => (i % 6, round) switch
     {
-        (0, 5) or (1, 3) or (3, 6) or (2, 8) => DocumentOperation.Delete,
-        (0, > 5) or (1, 4) or (1, > IngestRounds) or (3, 8) or (5, > IngestRounds) => null,
+        (0, 5) or (1, 3) or (3, 6) or (2, 8) or (3, 10) => DocumentOperation.Delete,
+        (0, > 5) or (1, 4) or (1, > IngestRounds) or (3, 8) or (2, > RolloutRounds) or (5, > IngestRounds) => null,
         _ => DocumentOperation.Upsert,
     };
 
@@ -72,7 +76,8 @@ public sealed class PostgresRestartTests : IAsyncLifetime
     {
         await _server.InitializeAsync();
         _connectionString = await _server.CreateDatabaseAsync("restart");
-        _dataSource = EmbeddingsDataSource.Create(_connectionString);
+        // The test's own connections carry a name of their own, so that the connection chaos spares them.
+        _dataSource = EmbeddingsDataSource.Create(new NpgsqlConnectionStringBuilder(_connectionString) { ApplicationName = TestApplication }.ConnectionString);
     }
 
     /// <inheritdoc />
@@ -87,7 +92,7 @@ public sealed class PostgresRestartTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Silos_survive_PostgreSQL_restarts_mid_ingest_and_mid_bulk_load_and_every_version_ends_at_the_last_change()
+    public async Task Silos_survive_PostgreSQL_restarts_and_dropped_connections_and_every_version_ends_at_the_last_change()
     {
         var clock = Stopwatch.StartNew();
         var settings = new Dictionary<string, string>(ProcessCluster.Settings(_connectionString, $"restart-{Guid.NewGuid():N}"[..20]))
@@ -114,9 +119,11 @@ public sealed class PostgresRestartTests : IAsyncLifetime
             var texts = Enumerable.Range(0, Documents).SelectMany(i => Enumerable.Range(1, Rounds).Select(r => Text(i, r))).ToList();
             var v1 = new StaticEmbeddingModelBuilder { Dimensions = 32, MaxTokens = 32, Seed = 2 }.Build(texts, Path.Combine(models, "v1"), "restart-v1");
             var v2 = new StaticEmbeddingModelBuilder { Dimensions = 32, MaxTokens = 32, Seed = 3 }.Build(texts, Path.Combine(models, "v2"), "restart-v2");
+            var v3 = new StaticEmbeddingModelBuilder { Dimensions = 24, MaxTokens = 32, Seed = 4 }.Build(texts, Path.Combine(models, "v3"), "restart-v3");
             var setup = new CollectionSetup(new CollectionCatalog(_dataSource), new RoutingStore(_dataSource));
             var v1Table = (await setup.CreateAsync(Collection, "v1", v1.Directory, cancellationToken: Cancellation)).QuotedTable;
             var v2Table = StorageNames.Quote(StorageNames.VersionTableName(Collection, "v2"));
+            var v3Table = StorageNames.Quote(StorageNames.VersionTableName(Collection, "v3"));
 
             // 1. A restart while the ingest runs: the producer keeps publishing, repeating what failed.
             await using var publisher = new PostgresLogPublisher(_dataSource, "documents");
@@ -141,32 +148,50 @@ public sealed class PostgresRestartTests : IAsyncLifetime
             // 2. A restart in the middle of a rollout's bulk load, with live changes flowing.
             using var api = new HttpClient { BaseAddress = siloA.HttpAddress, Timeout = TimeSpan.FromSeconds(30) };
             api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", OperatorToken);
-            using (var register = await api.PostAsJsonAsync($"/api/collections/{Collection}/models", new { version = "v2", modelPath = v2.Directory }, Cancellation))
-            {
-                Assert.True(register.IsSuccessStatusCode, await register.Content.ReadAsStringAsync(Cancellation));
-            }
-
-            using (var start = await api.PostAsJsonAsync($"/api/collections/{Collection}/rollout/start", new { version = "v2" }, Cancellation))
-            {
-                Assert.True(start.IsSuccessStatusCode, await start.Content.ReadAsStringAsync(Cancellation));
-            }
-
-            var live = Task.Run(() => PublishRoundsAsync(publisher, IngestRounds + 1, Rounds, TimeSpan.FromMilliseconds(1500), _ => { }), Cancellation);
+            await StartRolloutAsync(api, "v2", v2.Directory);
+            var live = Task.Run(() => PublishRoundsAsync(publisher, IngestRounds + 1, RolloutRounds, TimeSpan.FromMilliseconds(1500), _ => { }), Cancellation);
             var before = await WaitForLoadProgressAsync(silos);
             await RestartAsync("mid-bulk-load", silos);
-            var (behind, resumed) = await WaitForRolloutReadyAsync(api, before, silos);
+            var (behind, resumed) = await WaitForRolloutReadyAsync(api, "v2", before, silos);
             await live;
             Log($"v2 Ready after {clock.Elapsed.TotalSeconds:F1} s; {resumed} load range(s) resumed from their checkpoints");
             Assert.Empty(behind);
             Assert.True(resumed > 0, "no load range resumed from its checkpoint after the restart");
+            foreach (var table in new[] { v1Table, v2Table })
+            {
+                var settled = await SettleAsync(table, RolloutRounds);
+                Assert.True(settled == Divergence.None, $"{table} differs from every document's last change after the first rollout: {settled}{Outputs(silos)}");
+            }
 
-            // 3. Both tables at every document's last change, the vectors those of the last texts, nothing dead-lettered.
-            var v1Divergence = await SettleAsync(v1Table, Rounds);
+            // v1 is checked one last time, then v2 promoted and v1 retired (its table dropped), which ends the rollout.
+            await ProcessCluster.AssertVectorsAsync(_dataSource, v1Table, v1, LastTexts(RolloutRounds));
+            await CommandAsync(api, "promote", new { version = "v2" });
+            await CommandAsync(api, "retire", new { version = "v1" });
+            await ProcessCluster.WaitUntilAsync(
+                async () => (await api.GetFromJsonAsync<RolloutStatus>($"/api/collections/{Collection}/rollout", RolloutEndpoints.Json, Cancellation))!.Rollout?.Step == "done",
+                s_convergeTimeout,
+                () => $"the rollout of v2 did not end after v1 was retired{Outputs(silos)}");
+
+            // 3. A second rollout while every connection of the silos is terminated (pg_terminate_backend) at random
+            //    moments, with live changes flowing.
+            await StartRolloutAsync(api, "v3", v3.Directory);
+            using var stopChaos = CancellationTokenSource.CreateLinkedTokenSource(Cancellation);
+            var chaos = Task.Run(() => TerminateConnectionsAsync(stopChaos.Token), Cancellation);
+            var liveDuringChaos = Task.Run(() => PublishRoundsAsync(publisher, RolloutRounds + 1, Rounds, TimeSpan.FromMilliseconds(1500), _ => { }), Cancellation);
+            await WaitForRolloutReadyAsync(api, "v3", new Dictionary<int, Cursor>(), silos);
+            await liveDuringChaos;
+            await stopChaos.CancelAsync();
+            var terminated = await chaos;
+            Log($"v3 Ready after {clock.Elapsed.TotalSeconds:F1} s with {terminated} silo connections terminated at random meanwhile");
+            Assert.True(terminated >= 10, $"only {terminated} connections were terminated during the second rollout");
+
+            // 4. Both tables at every document's last change, the vectors those of the last texts, nothing dead-lettered.
             var v2Divergence = await SettleAsync(v2Table, Rounds);
-            Log($"v1: {v1Divergence}; v2: {v2Divergence}; {Interlocked.Read(ref _failedPublishes)} publishes repeated; " +
+            var v3Divergence = await SettleAsync(v3Table, Rounds);
+            Log($"v2: {v2Divergence}; v3: {v3Divergence}; {Interlocked.Read(ref _failedPublishes)} publishes repeated; " +
                 $"{await CountAsync("SELECT count(*) FROM embeddings_stream_dead_letters")} dead letters; total {clock.Elapsed.TotalSeconds:F1} s");
-            Assert.True(v1Divergence == Divergence.None, $"{v1Table} differs from every document's last change: {v1Divergence}{Outputs(silos)}");
             Assert.True(v2Divergence == Divergence.None, $"{v2Table} differs from every document's last change: {v2Divergence}{Outputs(silos)}");
+            Assert.True(v3Divergence == Divergence.None, $"{v3Table} differs from every document's last change: {v3Divergence}{Outputs(silos)}");
             Assert.Equal(0, await CountAsync("SELECT count(*) FROM embeddings_stream_dead_letters"));
             Assert.Equal(Documents, await CountAsync(
                 """
@@ -178,19 +203,20 @@ public sealed class PostgresRestartTests : IAsyncLifetime
                 ("seqs", Enumerable.Range(0, Documents).Select(i => LastChange(i).Seq).ToArray()),
                 ("deleted", Enumerable.Range(0, Documents).Select(i => LastChange(i).Deleted).ToArray()),
                 ("collection", Collection)));
-            // Every 20th live document's vector is the model's embedding of its last text.
-            var lastTexts = Enumerable.Range(0, Documents).Where(i => i % 20 == 0 && !LastChange(i).Deleted).ToDictionary(Id, i => Text(i, (int)LastChange(i).Seq));
-            await ProcessCluster.AssertVectorsAsync(_dataSource, v1Table, v1, lastTexts);
-            await ProcessCluster.AssertVectorsAsync(_dataSource, v2Table, v2, lastTexts);
+            await ProcessCluster.AssertVectorsAsync(_dataSource, v2Table, v2, LastTexts(Rounds));
+            await ProcessCluster.AssertVectorsAsync(_dataSource, v3Table, v3, LastTexts(Rounds));
 
             // Every event acknowledged soon after, long before a lease expires: an acknowledgement that failed while the
-            // database was gone was made again instead of waiting for its lease to expire, and no event was leased twice.
+            // database was gone was made again instead of waiting for its lease to expire, a lease whose answer was lost
+            // was given back, and no event was leased twice but after a delivery that failed (its error recorded: a
+            // connection terminated under the consumer's write).
             await ProcessCluster.WaitUntilAsync(
                 async () => await CountAsync("SELECT count(*) FROM embeddings_stream_log WHERE acked_at IS NULL") == 0,
                 TimeSpan.FromSeconds(15),
                 () => "events of the log were still unacknowledged 15 s after both tables were complete");
-            var leasedAgain = await CountAsync("SELECT count(*) FROM embeddings_stream_log WHERE attempts > 1");
-            Log($"{await CountAsync("SELECT count(*) FROM embeddings_stream_log")} events in the log, {leasedAgain} leased more than once");
+            var leasedAgain = await CountAsync("SELECT count(*) FROM embeddings_stream_log WHERE attempts > 1 AND last_error IS NULL");
+            var retried = await CountAsync("SELECT count(*) FROM embeddings_stream_log WHERE last_error IS NOT NULL");
+            Log($"{await CountAsync("SELECT count(*) FROM embeddings_stream_log")} events in the log, {retried} delivered again after a failed delivery, {leasedAgain} leased more than once without one");
             Assert.Equal(0, leasedAgain);
 
             // The same processes, the same silos (a silo address carries its start time), all along.
@@ -205,6 +231,48 @@ public sealed class PostgresRestartTests : IAsyncLifetime
                 $"{DateTime.UtcNow:O} {string.Join("; ", _report)}{Environment.NewLine}");
             Directory.Delete(models, recursive: true);
         }
+    }
+
+    // Every 20th live document's last text up to a round: what its vector must be the embedding of.
+    private static Dictionary<string, string> LastTexts(int lastRound) =>
+        Enumerable.Range(0, Documents).Where(i => i % 20 == 0 && !LastChange(i, lastRound).Deleted).ToDictionary(Id, i => Text(i, (int)LastChange(i, lastRound).Seq));
+
+    private static async Task CommandAsync(HttpClient api, string command, object body)
+    {
+        using var response = await api.PostAsJsonAsync($"/api/collections/{Collection}/rollout/{command}", body, Cancellation);
+        Assert.True(response.IsSuccessStatusCode, $"{command}: {await response.Content.ReadAsStringAsync(Cancellation)}");
+    }
+
+    private static async Task StartRolloutAsync(HttpClient api, string version, string modelPath)
+    {
+        using (var register = await api.PostAsJsonAsync($"/api/collections/{Collection}/models", new { version, modelPath }, Cancellation))
+        {
+            Assert.True(register.IsSuccessStatusCode, await register.Content.ReadAsStringAsync(Cancellation));
+        }
+
+        using var start = await api.PostAsJsonAsync($"/api/collections/{Collection}/rollout/start", new { version }, Cancellation);
+        Assert.True(start.IsSuccessStatusCode, await start.Content.ReadAsStringAsync(Cancellation));
+    }
+
+    // Terminates every client connection of the silos (not the test's own) at random moments 0.2–1.2 s apart until
+    // cancelled; returns how many were terminated.
+    private async Task<long> TerminateConnectionsAsync(CancellationToken cancellationToken)
+    {
+        var random = new Random(18);
+        long terminated = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(200, 1200)), cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            terminated += await CountAsync(
+                """
+                SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                 WHERE datname = current_database() AND backend_type = 'client backend'
+                   AND pid <> pg_backend_pid() AND application_name <> @spared
+                """,
+                ("spared", TestApplication));
+        }
+
+        return terminated;
     }
 
     // Publishes rounds first..last in chunks; a publish that fails because PostgreSQL is gone did not commit (or, if it
@@ -377,7 +445,7 @@ public sealed class PostgresRestartTests : IAsyncLifetime
     // and the checkpoints on the way. A range that resumed from its checkpoint is never seen behind the cursor it had
     // committed before the restart (in the same pass), and counts one resume. Returns what was seen behind, and how many
     // of the ranges that were under way when PostgreSQL went down resumed.
-    private async Task<(IReadOnlyList<string> Behind, int Resumed)> WaitForRolloutReadyAsync(HttpClient api, IReadOnlyDictionary<int, Cursor> before, SiloProcess[] silos)
+    private async Task<(IReadOnlyList<string> Behind, int Resumed)> WaitForRolloutReadyAsync(HttpClient api, string version, IReadOnlyDictionary<int, Cursor> before, SiloProcess[] silos)
     {
         var behind = new List<string>();
         var resumed = new HashSet<int>();
@@ -385,7 +453,7 @@ public sealed class PostgresRestartTests : IAsyncLifetime
         await ProcessCluster.WaitUntilAsync(
             async () =>
             {
-                foreach (var (range, cursor) in await CursorsAsync())
+                foreach (var (range, cursor) in await CursorsAsync(version))
                 {
                     if (before.GetValueOrDefault(range) is not { Pages: > 0 } earlier)
                     {
@@ -412,18 +480,19 @@ public sealed class PostgresRestartTests : IAsyncLifetime
 
                 var status = JsonSerializer.Deserialize<RolloutStatus>(await response.Content.ReadAsStringAsync(Cancellation), RolloutEndpoints.Json)!;
                 Assert.True(status.Rollout?.Step != "failed", $"the rollout failed: {last}");
-                return status.Versions.Single(v => v.Version == "v2").State == VersionState.Ready;
+                return status.Versions.Single(v => v.Version == version).State == VersionState.Ready;
             },
             s_convergeTimeout,
-            () => $"v2 was not Ready within {s_convergeTimeout}; last status: {last}{Outputs(silos)}");
+            () => $"{version} was not Ready within {s_convergeTimeout}; last status: {last}{Outputs(silos)}");
         return (behind, resumed.Count);
     }
 
-    private async Task<IReadOnlyDictionary<int, Cursor>> CursorsAsync()
+    private async Task<IReadOnlyDictionary<int, Cursor>> CursorsAsync(string version = "v2")
     {
         await using var command = _dataSource.CreateCommand(
-            "SELECT range_index, pass, next_shard, pages, written, done, resumes FROM embeddings_load_checkpoints WHERE collection = $1 AND version = 'v2'");
+            "SELECT range_index, pass, next_shard, pages, written, done, resumes FROM embeddings_load_checkpoints WHERE collection = $1 AND version = $2");
         command.Parameters.AddWithValue(Collection);
+        command.Parameters.AddWithValue(version);
         var cursors = new Dictionary<int, Cursor>();
         await using var reader = await command.ExecuteReaderAsync(Cancellation);
         while (await reader.ReadAsync(Cancellation))
