@@ -82,11 +82,9 @@ public static class SiloApplication
             .AddCheck<DatabaseReadinessCheck>("database", tags: [ReadyTag])
             .AddCheck<SiloReadinessCheck>("silo", tags: [ReadyTag]);
 
-        builder.Services.AddMalformedRequestErrors();
-        builder.Services.AddSingleton(sp => new Orleans.Embeddings.Streaming.DeadLetters.DeadLetterStore(sp.GetRequiredService<Npgsql.NpgsqlDataSource>()));
+        builder.Services.AddErrorResponses();
         var app = builder.Build();
-        app.UseMalformedRequestErrors();
-        app.UseDatabaseFailureErrors();
+        app.UseErrorResponses();
         app.UseOperatorConsole();
         app.MapHealthChecks(HealthPath, new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthReportWriter.WriteAsync });
         app.MapHealthChecks(ReadyPath, new HealthCheckOptions

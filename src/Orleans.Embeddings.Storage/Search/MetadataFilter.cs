@@ -27,7 +27,7 @@ public abstract record MetadataFilter
     public string Field { get; }
 
     /// <summary>The field equals <paramref name="value"/> (a string, number, boolean or null; compared as JSON).</summary>
-    public static MetadataFilter Equal(string field, object? value) => new EqualFilter(field, Serialize(field, [value], value));
+    public static MetadataFilter Equal(string field, object? value) => new EqualFilter(field, Serialize(field, value));
 
     /// <summary>The field equals one of <paramref name="values"/>.</summary>
     public static MetadataFilter In(string field, IEnumerable<object?> values)
@@ -36,7 +36,7 @@ public abstract record MetadataFilter
         var list = values.ToList();
         return list.Count == 0
             ? throw new ArgumentException($"The IN filter on '{field}' needs at least one value.", nameof(values))
-            : new InFilter(field, Serialize(field, list, list));
+            : new InFilter(field, Serialize(field, list));
     }
 
     /// <summary>The field is a number within [<paramref name="min"/>, <paramref name="max"/>]; either bound may be open.</summary>
@@ -47,25 +47,13 @@ public abstract record MetadataFilter
                 ? throw new ArgumentException($"The range filter on '{field}' has a minimum ({min}) above its maximum ({max}).", nameof(min))
                 : new RangeFilter(field, min, max);
 
-    // The values as JSON, refused when a string in them holds NUL, which PostgreSQL cannot store.
-    private static string Serialize(string field, IEnumerable<object?> values, object? json)
+    // The value (or list of values) as JSON, refused when a name or string in it holds NUL, which PostgreSQL cannot store.
+    private static string Serialize(string field, object? values)
     {
-        foreach (var value in values)
-        {
-            var holdsNul = value switch
-            {
-                null or bool or double or float or int or long or decimal => false,
-                string text => PostgresText.ContainsNul(text),
-                JsonElement element => PostgresText.HoldsNul(element),
-                _ => PostgresText.HoldsNul(JsonSerializer.SerializeToElement(value)),
-            };
-            if (holdsNul)
-            {
-                throw new ArgumentException($"The filter on '{PostgresText.ReplaceNul(field)}' has a value holding NUL (U+0000), which PostgreSQL cannot store.", nameof(values));
-            }
-        }
-
-        return JsonSerializer.Serialize(json);
+        var json = JsonSerializer.SerializeToElement(values);
+        return PostgresText.HoldsNul(json)
+            ? throw new ArgumentException($"The filter on '{PostgresText.ReplaceNul(field)}' has a value holding NUL (U+0000), which PostgreSQL cannot store.", nameof(values))
+            : json.GetRawText();
     }
 
     /// <summary>Equality, with the value as JSON text.</summary>

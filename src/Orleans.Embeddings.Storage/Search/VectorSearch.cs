@@ -21,7 +21,7 @@ public sealed class VectorSearch(NpgsqlDataSource dataSource)
         ArgumentNullException.ThrowIfNull(table);
         ArgumentNullException.ThrowIfNull(request);
         Check(table, request);
-        if (table.Distance == DistanceMetric.Cosine && IsZero(request.Query.Span))
+        if (table.Distance == DistanceMetric.Cosine && !request.Query.Span.ContainsAnyExcept(0f))
         {
             // A query with no word the model knows embeds to zero, whose cosine with anything is undefined (NaN): nothing is near it.
             return [];
@@ -134,19 +134,6 @@ public sealed class VectorSearch(NpgsqlDataSource dataSource)
         }
 
         return hits;
-    }
-
-    private static bool IsZero(ReadOnlySpan<float> vector)
-    {
-        foreach (var value in vector)
-        {
-            if (value != 0)
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     private static void Check(VersionTable table, VectorSearchRequest request)

@@ -16,5 +16,9 @@ public sealed record DeadLetter(
 /// <summary>How often a reason occurred and when last.</summary>
 public sealed record DeadLetterReason(string Reason, long Count, DateTimeOffset LastAt);
 
+/// <summary>A dead letter without the bulk of its payload: its length and first bytes.</summary>
+public sealed record DeadLetterExcerpt(
+    string Provider, string Transport, int Queue, long Position, string? StreamKey, int Attempts, string Reason, DateTimeOffset FailedAt, int PayloadBytes, byte[] PayloadStart);
+
 /// <summary>A count of dead letters, the most frequent reasons, and the latest letters, newest first.</summary>
-public sealed record DeadLetterSummary(long Total, IReadOnlyList<DeadLetterReason> Reasons, IReadOnlyList<DeadLetter> Latest);
+public sealed record DeadLetterSummary(long Total, IReadOnlyList<DeadLetterReason> Reasons, IReadOnlyList<DeadLetterExcerpt> Latest);

@@ -48,20 +48,26 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            letters.Add(ReadLetter(reader));
+            letters.Add(new DeadLetter(
+                reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt64(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4), (byte[])reader.GetValue(5), reader.GetInt32(6), reader.GetString(7),
+                reader.GetFieldValue<DateTimeOffset>(8)));
         }
 
         return letters;
     }
 
     /// <summary>
-    /// How many dead letters there are, the most frequent reasons and the latest letters: of one collection (those whose
-    /// stream key names it) or, with no collection, of every provider.
+    /// How many dead letters there are, the most frequent reasons and the latest letters with the first
+    /// <paramref name="payloadBytes"/> of their payloads: of one collection (those whose stream key names it) or, with no
+    /// collection, of every provider.
     /// </summary>
-    public async Task<DeadLetterSummary> SummarizeAsync(string? collection, int reasons = 10, int latest = 10, CancellationToken cancellationToken = default)
+    public async Task<DeadLetterSummary> SummarizeAsync(
+        string? collection, int reasons = 10, int latest = 10, int payloadBytes = 160, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(reasons);
         ArgumentOutOfRangeException.ThrowIfNegative(latest);
+        ArgumentOutOfRangeException.ThrowIfNegative(payloadBytes);
         const string Scope = "(@collection::text IS NULL OR starts_with(stream_key, @collection || '/'))";
         await using var batch = dataSource.CreateBatch();
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT count(*) FROM embeddings_stream_dead_letters WHERE {Scope}"));
@@ -69,7 +75,7 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
             $"SELECT reason, count(*), max(failed_at) FROM embeddings_stream_dead_letters WHERE {Scope} GROUP BY reason ORDER BY count(*) DESC, max(failed_at) DESC LIMIT @reasons"));
         batch.BatchCommands.Add(new NpgsqlBatchCommand(
             $"""
-            SELECT provider, transport, queue_id, position, stream_key, payload, attempts, reason, failed_at
+            SELECT provider, transport, queue_id, position, stream_key, attempts, reason, failed_at, length(payload), substring(payload FROM 1 FOR @preview)
               FROM embeddings_stream_dead_letters WHERE {Scope} ORDER BY id DESC LIMIT @latest
             """));
         foreach (NpgsqlBatchCommand command in batch.BatchCommands)
@@ -77,6 +83,7 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
             command.Parameters.Add(new NpgsqlParameter<string?>("collection", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = collection });
             command.Parameters.AddWithValue("reasons", reasons);
             command.Parameters.AddWithValue("latest", latest);
+            command.Parameters.AddWithValue("preview", payloadBytes);
         }
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
@@ -90,17 +97,14 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
         }
 
         await reader.NextResultAsync(cancellationToken);
-        var letters = new List<DeadLetter>();
+        var letters = new List<DeadLetterExcerpt>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            letters.Add(ReadLetter(reader));
+            letters.Add(new DeadLetterExcerpt(
+                reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt64(3), reader.IsDBNull(4) ? null : reader.GetString(4),
+                reader.GetInt32(5), reader.GetString(6), reader.GetFieldValue<DateTimeOffset>(7), reader.GetInt32(8), (byte[])reader.GetValue(9)));
         }
 
         return new DeadLetterSummary(total, byReason, letters);
     }
-
-    private static DeadLetter ReadLetter(NpgsqlDataReader reader) => new(
-        reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt64(3),
-        reader.IsDBNull(4) ? null : reader.GetString(4), (byte[])reader.GetValue(5), reader.GetInt32(6), reader.GetString(7),
-        reader.GetFieldValue<DateTimeOffset>(8));
 }

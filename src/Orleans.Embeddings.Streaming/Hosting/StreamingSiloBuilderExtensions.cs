@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Streams;
+using Orleans.Embeddings.Streaming.DeadLetters;
 using Orleans.Embeddings.Streaming.Hosting;
 using Orleans.Embeddings.Streaming.Kafka;
 using Orleans.Embeddings.Streaming.PostgresLog;
@@ -29,6 +30,7 @@ public static class StreamingSiloBuilderExtensions
         var options = builder.Services.AddOptions<PostgresLogStreamOptions>(name);
         configure?.Invoke(options);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PostgresLogStreamOptions>, PostgresLogStreamOptionsValidator>());
+        builder.Services.TryAddSingleton<DeadLetterStore>();
         options.ValidateOnStart();
         return builder.AddPersistentStreams(name, PostgresLogAdapterFactory.Create, c => ConfigureProvider(c, configureProvider));
     }
@@ -46,6 +48,7 @@ public static class StreamingSiloBuilderExtensions
         var options = builder.Services.AddOptions<KafkaStreamOptions>(name);
         configure(options);
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KafkaStreamOptions>, KafkaStreamOptionsValidator>());
+        builder.Services.TryAddSingleton<DeadLetterStore>();
         options.ValidateOnStart();
         return builder.AddPersistentStreams(name, KafkaAdapterFactory.Create, c => ConfigureProvider(c, configureProvider));
     }

@@ -2,7 +2,6 @@ using Confluent.Kafka;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Npgsql;
 using Orleans.Configuration;
 using Orleans.Embeddings.Documents;
 using Orleans.Embeddings.Streaming.DeadLetters;
@@ -39,7 +38,7 @@ public sealed class KafkaAdapterFactory : DocumentQueueAdapterFactory, IDisposab
     {
         var resolved = ResolveServices(services, name, new KafkaStreamOptionsValidator());
         return new KafkaAdapterFactory(
-            name, resolved.Options, new DeadLetterStore(services.GetRequiredService<NpgsqlDataSource>()), resolved.CacheOptions, resolved.AgentOptions, resolved.LoggerFactory);
+            name, resolved.Options, services.GetRequiredService<DeadLetterStore>(), resolved.CacheOptions, resolved.AgentOptions, resolved.LoggerFactory);
     }
 
     /// <inheritdoc />

@@ -176,7 +176,7 @@ public sealed class PostgresRestartTests : IAsyncLifetime
             //    moments, with live changes flowing.
             await StartRolloutAsync(api, "v3", v3.Directory);
             using var stopChaos = CancellationTokenSource.CreateLinkedTokenSource(Cancellation);
-            var chaos = Task.Run(() => TerminateConnectionsAsync(stopChaos.Token), Cancellation);
+            var chaos = ConnectionChaos.RunAsync(_dataSource, TestApplication, seed: 18, stopChaos.Token);
             var liveDuringChaos = Task.Run(() => PublishRoundsAsync(publisher, RolloutRounds + 1, Rounds, TimeSpan.FromMilliseconds(1500), _ => { }), Cancellation);
             await WaitForRolloutReadyAsync(api, "v3", new Dictionary<int, Cursor>(), silos);
             await liveDuringChaos;
@@ -252,27 +252,6 @@ public sealed class PostgresRestartTests : IAsyncLifetime
 
         using var start = await api.PostAsJsonAsync($"/api/collections/{Collection}/rollout/start", new { version }, Cancellation);
         Assert.True(start.IsSuccessStatusCode, await start.Content.ReadAsStringAsync(Cancellation));
-    }
-
-    // Terminates every client connection of the silos (not the test's own) at random moments 0.2–1.2 s apart until
-    // cancelled; returns how many were terminated.
-    private async Task<long> TerminateConnectionsAsync(CancellationToken cancellationToken)
-    {
-        var random = new Random(18);
-        long terminated = 0;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(random.Next(200, 1200)), cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            terminated += await CountAsync(
-                """
-                SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                 WHERE datname = current_database() AND backend_type = 'client backend'
-                   AND pid <> pg_backend_pid() AND application_name <> @spared
-                """,
-                ("spared", TestApplication));
-        }
-
-        return terminated;
     }
 
     // Publishes rounds first..last in chunks; a publish that fails because PostgreSQL is gone did not commit (or, if it
@@ -416,7 +395,7 @@ public sealed class PostgresRestartTests : IAsyncLifetime
 
             Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{silo.Name} GET {path} while PostgreSQL was down: {(int)response.StatusCode} {body}");
             Assert.Contains("The database is unavailable; repeat the request shortly.", JsonDocument.Parse(body).RootElement.GetProperty("error").GetString(), StringComparison.Ordinal);
-            Assert.Equal(TimeSpan.FromSeconds(DatabaseFailureErrors.RetryAfterSeconds), response.Headers.RetryAfter?.Delta);
+            Assert.Equal(TimeSpan.FromSeconds(ErrorResponses.RetryAfterSeconds), response.Headers.RetryAfter?.Delta);
         }
 
         return answers;

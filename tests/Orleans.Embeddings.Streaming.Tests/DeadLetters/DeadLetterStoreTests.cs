@@ -55,7 +55,7 @@ public sealed class DeadLetterStoreTests(MigratedPostgresDatabase database) : IC
             Letter(5, $"{collection}x/e", "the event is not valid JSON"),
         ], Cancellation);
 
-        var summary = await store.SummarizeAsync(collection, reasons: 10, latest: 2, Cancellation);
+        var summary = await store.SummarizeAsync(collection, reasons: 10, latest: 2, cancellationToken: Cancellation);
 
         Assert.Equal(3, summary.Total);
         Assert.Equal([("the event is not valid JSON", 2L), ("id over 512 bytes", 1L)], summary.Reasons.Select(r => (r.Reason, r.Count)));

@@ -116,8 +116,7 @@ public sealed class PostgresLogReceiverTests(MigratedPostgresDatabase database) 
         var provider = await RegisterAsync();
         // A receiver whose statements give up on a locked row at once, so the test can make its acknowledgement fail the
         // way it does while PostgreSQL restarts.
-        await using var impatient = EmbeddingsDataSource.Create(
-            new Npgsql.NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c lock_timeout=200" }.ConnectionString);
+        await using var impatient = RowLock.ImpatientDataSource(database.ConnectionString);
         var receiver = new PostgresLogReceiver(provider, 0, new PostgresLogStore(impatient), _options, NullLogger.Instance);
         await receiver.Initialize(Patience);
         try
@@ -126,15 +125,8 @@ public sealed class PostgresLogReceiverTests(MigratedPostgresDatabase database) 
             var batch = await receiver.GetQueueMessagesAsync(100, Ct);
             Assert.Single(batch);
 
-            await using (var connection = await database.DataSource.OpenConnectionAsync(Ct))
-            await using (var transaction = await connection.BeginTransactionAsync(Ct))
+            await using (await RowLock.TakeAsync(database.DataSource, "SELECT 1 FROM embeddings_stream_log WHERE provider = $1 FOR UPDATE", provider, Ct))
             {
-                await using (var lockRow = new Npgsql.NpgsqlCommand("SELECT 1 FROM embeddings_stream_log WHERE provider = $1 FOR UPDATE", connection, transaction))
-                {
-                    lockRow.Parameters.AddWithValue(provider);
-                    await lockRow.ExecuteScalarAsync(Ct);
-                }
-
                 await Assert.ThrowsAsync<Npgsql.PostgresException>(() => receiver.MessagesDeliveredAsync(batch, Ct));
             }
 
@@ -164,18 +156,10 @@ public sealed class PostgresLogReceiverTests(MigratedPostgresDatabase database) 
 
         // The receiver's start fails on the database (here a locked row and an impatient connection; in production the
         // server restarting while the queue changes owner), and Orleans pulls from it all the same.
-        await using var impatient = EmbeddingsDataSource.Create(
-            new Npgsql.NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c lock_timeout=200" }.ConnectionString);
+        await using var impatient = RowLock.ImpatientDataSource(database.ConnectionString);
         var receiver = new PostgresLogReceiver(provider, 0, new PostgresLogStore(impatient), _options, NullLogger.Instance);
-        await using (var connection = await database.DataSource.OpenConnectionAsync(Ct))
-        await using (var transaction = await connection.BeginTransactionAsync(Ct))
+        await using (await RowLock.TakeAsync(database.DataSource, "SELECT 1 FROM embeddings_stream_providers WHERE provider = $1 FOR UPDATE", provider, Ct))
         {
-            await using (var lockRow = new Npgsql.NpgsqlCommand("SELECT 1 FROM embeddings_stream_providers WHERE provider = $1 FOR UPDATE", connection, transaction))
-            {
-                lockRow.Parameters.AddWithValue(provider);
-                await lockRow.ExecuteScalarAsync(Ct);
-            }
-
             try
             {
                 await receiver.Initialize(Patience);

@@ -2,6 +2,7 @@ using Npgsql;
 using Orleans.Embeddings.Client.Publishing;
 using Orleans.Embeddings.Rollouts;
 using Orleans.Embeddings.Storage;
+using Orleans.Embeddings.Testing;
 using Orleans.Embeddings.Tests.Indexing;
 using static Orleans.Embeddings.Tests.Rollouts.RolloutAssertions;
 
@@ -31,23 +32,7 @@ public sealed class ConnectionChaosTests(IndexerCluster indexer) : IClassFixture
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var live = producer.RunAsync(perBatch: 20, TimeSpan.FromMilliseconds(50), stop.Token);
-        var terminated = 0L;
-        var chaos = Task.Run(async () =>
-        {
-            var random = new Random(7);
-            while (!stop.IsCancellationRequested)
-            {
-                await Task.Delay(random.Next(200, 1200), CancellationToken.None);
-                await using var kill = spared.CreateCommand(
-                    """
-                    SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                     WHERE datname = current_database() AND backend_type = 'client backend'
-                       AND pid <> pg_backend_pid() AND application_name <> @spared
-                    """);
-                kill.Parameters.AddWithValue("spared", Spared);
-                Interlocked.Add(ref terminated, (long)(await kill.ExecuteScalarAsync(CancellationToken.None))!);
-            }
-        }, CancellationToken.None);
+        var chaos = ConnectionChaos.RunAsync(spared, Spared, seed: 7, stop.Token);
 
         var coordinator = indexer.Cluster.Client.GetGrain<IVersionCoordinatorGrain>(collection);
         await RetryAsync(() => coordinator.RegisterModelAsync("v2", indexer.SecondModelDirectory));
@@ -56,12 +41,12 @@ public sealed class ConnectionChaosTests(IndexerCluster indexer) : IClassFixture
         await Task.Delay(2000, ct);
         await stop.CancelAsync();
         await live;
-        await chaos;
+        var terminated = await chaos;
         // Passing tests' output is not shown: the figures go to connection-chaos.log beside the test binaries.
         File.AppendAllText(
             Path.Combine(AppContext.BaseDirectory, "connection-chaos.log"),
-            $"{DateTime.UtcNow:O} {Interlocked.Read(ref terminated)} connections terminated during the rollout, {producer.Sent} changes published, {failedPolls} status polls failed in PostgreSQL{Environment.NewLine}");
-        Assert.True(Interlocked.Read(ref terminated) >= 20, $"only {Interlocked.Read(ref terminated)} connections were terminated");
+            $"{DateTime.UtcNow:O} {terminated} connections terminated during the rollout, {producer.Sent} changes published, {failedPolls} status polls failed in PostgreSQL{Environment.NewLine}");
+        Assert.True(terminated >= 20, $"only {terminated} connections were terminated");
 
         await WaitForTableToMatchAsync(spared, collection, "v1", producer.Expected, Long);
         await WaitForTableToMatchAsync(spared, collection, "v2", producer.Expected, Long);

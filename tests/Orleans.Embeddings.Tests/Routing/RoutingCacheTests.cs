@@ -27,22 +27,14 @@ public sealed class RoutingCacheTests(MigratedPostgresDatabase database) : IClas
 
         // A cache whose statements give up on a locked row at once, so the test can make an acknowledgement fail the way
         // it does while PostgreSQL restarts.
-        await using var impatient = EmbeddingsDataSource.Create(
-            new NpgsqlConnectionStringBuilder(database.ConnectionString) { Options = "-c lock_timeout=200" }.ConnectionString);
+        await using var impatient = RowLock.ImpatientDataSource(database.ConnectionString);
         using var cache = new RoutingCache(new RoutingStore(impatient), new SiloDetails("silo-a"), Options.Create(new IndexerOptions()), NullLogger<RoutingCache>.Instance);
         Assert.Equal(first.Epoch, (await cache.RefreshAsync(collection, Ct))!.Epoch);
         Assert.Equal(first.Epoch, await AcknowledgedAsync(store, collection));
 
         var second = (await store.SetAsync(collection, first.Epoch, ["v1", "v2"], first.Traffic, Ct))!;
-        await using (var connection = await database.DataSource.OpenConnectionAsync(Ct))
-        await using (var transaction = await connection.BeginTransactionAsync(Ct))
+        await using (await RowLock.TakeAsync(database.DataSource, "SELECT 1 FROM embeddings_routing_acks WHERE collection = $1 FOR UPDATE", collection, Ct))
         {
-            await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM embeddings_routing_acks WHERE collection = $1 FOR UPDATE", connection, transaction))
-            {
-                lockRow.Parameters.AddWithValue(collection);
-                await lockRow.ExecuteScalarAsync(Ct);
-            }
-
             await Assert.ThrowsAsync<PostgresException>(() => cache.RefreshAsync(collection, Ct));
         }
 

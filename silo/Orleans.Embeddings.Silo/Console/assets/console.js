@@ -9,7 +9,7 @@ const figuresEvery = 5000;
 const palette = ["#3461c1", "#d9480f", "#2b8a3e", "#ae3ec9", "#e67700", "#0b7285", "#c2255c", "#5c940d"];
 
 const $ = (id) => document.getElementById(id);
-const state = { collection: null, status: null, charts: {}, timers: [], versionColors: new Map() };
+const state = { collection: null, charts: {}, timers: [], versionColors: new Map() };
 
 class ApiError extends Error {
   constructor(status, message) {
@@ -118,7 +118,6 @@ async function loadCollections() {
 async function selectCollection(name) {
   state.collection = name;
   sessionStorage.setItem(collectionKey, name);
-  state.status = null;
   $("search-results").replaceChildren();
   $("search-summary").textContent = "";
   await Promise.all([refreshStatus(), refreshFigures()]);
@@ -130,7 +129,6 @@ async function refreshStatus() {
   }
   try {
     const status = await api("GET", collectionPath("/rollout"));
-    state.status = status;
     $("connection").textContent = `updated ${new Date().toLocaleTimeString()}`;
     renderStatus(status);
   } catch (e) {
@@ -221,7 +219,6 @@ async function runCommand(button) {
     const status = await api(method, collectionPath(path), body);
     showMessage("ok", done);
     if (status?.versions) {
-      state.status = status;
       renderStatus(status);
     }
   } catch (e) {
