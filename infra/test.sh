@@ -31,6 +31,11 @@ dotnet test --solution Orleans.Embeddings.sln -c Release --no-build 2>&1 | tee "
 # One closing line that any reader understands, summed over the test assemblies.
 passed=$(sed -n 's/^ *succeeded: *\([0-9]*\).*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
 failed=$(sed -n 's/^ *failed: *\([0-9]*\).*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+# CI shows only the end of the output: name each failed test again here, with the first line of its error.
+if [ "$failed" -gt 0 ]; then
+  echo "failed tests:"
+  awk '/^failed / { name = $2; getline; if ($1 == "from") getline; sub(/^ +/, ""); print "  " name ": " substr($0, 1, 400) }' "$log"
+fi
 echo "tests: $passed passed, $failed failed"
 if [ "$status" -eq 0 ] && [ "$passed" -eq 0 ]; then
   echo "no test ran" >&2

@@ -35,7 +35,7 @@ internal sealed partial class VersionCoordinatorGrain(
     DeviceDirectory devices,
     NpgsqlDataSource dataSource,
     IOptions<IndexerOptions> indexerOptions,
-    ILogger<VersionCoordinatorGrain> logger) : Grain, IVersionCoordinatorGrain
+    ILogger<VersionCoordinatorGrain> logger) : Grain, IVersionCoordinatorGrain, IIncomingGrainCallFilter
 {
     private static readonly JsonSerializerOptions s_json = new() { WriteIndented = false };
     private readonly RolloutOptions _options = indexerOptions.Value.Rollouts;
@@ -53,15 +53,7 @@ internal sealed partial class VersionCoordinatorGrain(
         StorageNames.Validate(_collection, "collection");
         try
         {
-            if (await stateStore.ReadAsync(_collection, cancellationToken) is { } stored)
-            {
-                _state = JsonSerializer.Deserialize<CoordinatorState>(stored.Json, s_json) ?? new CoordinatorState();
-                _revision = stored.Revision;
-            }
-            else
-            {
-                await BootstrapAsync(cancellationToken);
-            }
+            await ReadStateAsync(cancellationToken);
         }
         catch (Npgsql.NpgsqlException ex)
         {
@@ -70,6 +62,25 @@ internal sealed partial class VersionCoordinatorGrain(
         }
 
         UpdateTimer();
+    }
+
+    /// <summary>
+    /// A command that failed part-way may leave the state in memory apart from the stored state: changed but not saved
+    /// (the save's connection was terminated), or saved without the answer. It is read again before the caller hears of
+    /// the failure, so that repeating the command starts from what is stored.
+    /// </summary>
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        try
+        {
+            await context.Invoke();
+        }
+        catch (Exception ex) when (ex is not RolloutCommandException and not ArgumentException)
+        {
+            await ForgetUnsavedAsync();
+            throw;
+        }
     }
 
     public Task<ModelVersionStatus> RegisterModelAsync(string version, string modelPath) =>
@@ -123,7 +134,18 @@ internal sealed partial class VersionCoordinatorGrain(
         }
 
         await catalog.SetModelPathsAsync(_collection, version, model.Directory, queryModel?.Directory);
-        var failure = await ProbeOnEverySiloAsync(model, version, layout.Dimensions);
+        string? failure;
+        try
+        {
+            failure = await ProbeOnEverySiloAsync(model, version, layout.Dimensions);
+        }
+        catch (DatabaseFailureException) when (known is null)
+        {
+            // Undone as far as the database lets it; repeating the registration (idempotent) finishes it either way.
+            await catalog.DropVersionAsync(_collection, version);
+            throw;
+        }
+
         if (failure is not null)
         {
             if (known is null)
@@ -462,10 +484,44 @@ internal sealed partial class VersionCoordinatorGrain(
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             LogTickFailed(logger, ex, _collection);
+            await ForgetUnsavedAsync();
         }
         finally
         {
             UpdateTimer();
+        }
+    }
+
+    // The stored state, or the one bootstrapped from the catalog when nothing is stored yet.
+    private async Task ReadStateAsync(CancellationToken cancellationToken)
+    {
+        _tables.Clear();
+        if (await stateStore.ReadAsync(_collection, cancellationToken) is { } stored)
+        {
+            _state = JsonSerializer.Deserialize<CoordinatorState>(stored.Json, s_json) ?? new CoordinatorState();
+            _revision = stored.Revision;
+        }
+        else
+        {
+            _state = new CoordinatorState();
+            _revision = 0;
+            await BootstrapAsync(cancellationToken);
+        }
+    }
+
+    // Drops changes a failure left unsaved by reading the stored state again; when the database cannot answer either,
+    // the activation goes, and the next call (or the supervisor, for a run in progress) reads it on activating.
+    private async Task ForgetUnsavedAsync()
+    {
+        try
+        {
+            await ReadStateAsync(CancellationToken.None);
+            UpdateTimer();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogStateUnread(logger, ex, _collection);
+            DeactivateOnIdle();
         }
     }
 
@@ -864,6 +920,11 @@ internal sealed partial class VersionCoordinatorGrain(
                     return $"on silo {device.Silo} ({device.Device}), {problem}";
                 }
             }
+            catch (DatabaseFailureException ex) when (ex.Transient)
+            {
+                // The worker could not read its version from the database: says nothing of the model.
+                throw;
+            }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 return $"silo {device.Silo} ({device.Device}) could not load or run the model in {folder.Directory}: {ex.GetBaseException().Message}";
@@ -944,6 +1005,9 @@ internal sealed partial class VersionCoordinatorGrain(
 
     [LoggerMessage(EventId = 5015, Level = LogLevel.Warning, Message = "{Collection}: building the HNSW index of {Version} lost its connection; it is built again")]
     private static partial void LogIndexRetry(ILogger logger, Exception exception, string collection, string version);
+
+    [LoggerMessage(EventId = 5016, Level = LogLevel.Warning, Message = "{Collection}: the coordinator state could not be read again after a failure; the coordinator deactivates and reads it when activated")]
+    private static partial void LogStateUnread(ILogger logger, Exception exception, string collection);
 
     [LoggerMessage(EventId = 5014, Level = LogLevel.Warning, Message = "{Collection}: advancing the coordinator failed; it retries on the next tick")]
     private static partial void LogTickFailed(ILogger logger, Exception exception, string collection);

@@ -104,7 +104,10 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
         percent.Clear();
         percent.SendKeys("30");
         Command(browser, "traffic");
-        await browser.UntilAsync(() => TrafficOf(browser, "v2") == "30%" && TrafficOf(browser, "v1") == "70%", s_timeout, () => "the table did not show v1 70% and v2 30%", Cancellation);
+        // The page's 1 s refresh can show the new split before the command's own answer confirms it: wait for both.
+        await browser.UntilAsync(
+            () => TrafficOf(browser, "v2") == "30%" && TrafficOf(browser, "v1") == "70%" && browser.ById("message").Text == "v2 now gets 30% of searches.",
+            s_timeout, () => $"the table did not show v1 70% and v2 30% with the confirmation; message '{browser.ById("message").Text}'", Cancellation);
         Assert.Equal("ok", browser.ById("message").GetAttribute("class"));
 
         // A command the coordinator refuses shows its reason.
@@ -168,8 +171,10 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
         Command(browser, "promote");
         await browser.UntilAsync(() => StateOf(browser, "v2") == "Primary" && TrafficOf(browser, "v2") == "100%" && StateOf(browser, "v1") == "Draining", s_timeout, () => "v2 was not shown promoted", Cancellation);
         Command(browser, "rollback");
-        await browser.UntilAsync(() => StateOf(browser, "v1") == "Primary" && TrafficOf(browser, "v1") == "100%" && TrafficOf(browser, "v2") == "0%", s_timeout, () => "the rollback was not shown", Cancellation);
-        Assert.Equal("Rolled back.", browser.ById("message").Text);
+        await browser.UntilAsync(
+            () => StateOf(browser, "v1") == "Primary" && TrafficOf(browser, "v1") == "100%" && TrafficOf(browser, "v2") == "0%" && browser.ById("message").Text == "Rolled back.",
+            s_timeout, () => $"the rollback was not shown with its confirmation; message '{browser.ById("message").Text}'", Cancellation);
+        Assert.Equal("ok", browser.ById("message").GetAttribute("class"));
 
         // Log out: the token is forgotten, and a reload asks for it again.
         browser.ById("logout").Click();

@@ -62,6 +62,9 @@ public class IndexerCluster(PostgresServer server) : IAsyncLifetime
         Cluster = await StartClusterAsync();
     }
 
+    /// <summary>The connection string the silos use, from the database's own.</summary>
+    protected virtual string SiloConnectionString(string connectionString) => connectionString;
+
     /// <summary>Indexer settings of every silo, on top of the fixture's own.</summary>
     protected virtual void ConfigureIndexer(Orleans.Embeddings.Hosting.IndexerOptions options)
     {
@@ -71,7 +74,7 @@ public class IndexerCluster(PostgresServer server) : IAsyncLifetime
     {
         var builder = new InProcessTestClusterBuilder(2);
         builder.Options.ConfigureFileLogging = false;
-        var connectionString = _database.ConnectionString;
+        var connectionString = SiloConnectionString(_database.ConnectionString);
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddEmbeddingsStorage(o => o.ConnectionString = connectionString);
