@@ -14,7 +14,8 @@ namespace Orleans.Embeddings.Silo.Tests.Console;
 /// The operator console in a real headless Chromium (Debian's, through chromedriver): log in (a search token and a wrong
 /// token are refused), watch a rollout's progress bar move, change the traffic split, see a refusal, read the online
 /// figures as plots and the dead letters, run searches whose hits are tagged with their version, freeze the split (and
-/// see a traffic change refused), promote and roll back. Screenshots go to
+/// see a traffic change refused), promote and roll back. The page registers v2 itself (after refusing a bad name and a
+/// folder without a model), and asks before a command hard to undo (retire, promote, roll back, cancel). Screenshots go to
 /// <c>console-screenshots/</c> next to the test binaries (or to <c>EMBEDDINGS_SCREENSHOTS</c>).
 /// </summary>
 public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
@@ -25,6 +26,7 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
     private static readonly HttpClient s_http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private ApiSilo _silo = null!;
     private string _screenshots = null!;
+    private string _v2Model = null!;
 
     private static CancellationToken Cancellation => TestContext.Current.CancellationToken;
 
@@ -56,10 +58,25 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
         Assert.False(browser.ById("app").Displayed);
 
         await LogInAsync(browser, ApiSilo.OperatorToken);
-        await browser.UntilAsync(() => StateOf(browser, "v2") == "Registered" && StateOf(browser, "v1") == "Primary", s_timeout, () => "the versions table did not show v1 Primary and v2 Registered", Cancellation);
+        await browser.UntilAsync(() => StateOf(browser, "v1") == "Primary", s_timeout, () => "the versions table did not show v1 Primary", Cancellation);
         Assert.False(browser.ById("login").Displayed);
         Assert.Equal("docs", browser.Script("return document.getElementById('collection').value"));
         Assert.True((bool)browser.Script("return typeof Chart === 'function'")!, "Chart.js did not load from the silo");
+
+        // Register v2 from the page: a name that cannot be a version and a folder that holds no model are refused with
+        // the coordinator's reason, then the real folder is probed on the silo and recorded.
+        await RegisterAsync(browser, "V 2!", _v2Model);
+        await browser.UntilAsync(() => browser.ById("message").Text.StartsWith("Registering V 2! refused (400): Invalid version name 'V 2!'", StringComparison.Ordinal), s_timeout,
+            () => $"a bad version name was not refused: '{browser.ById("message").Text}'", Cancellation);
+        await RegisterAsync(browser, "v2", "/nonexistent-model");
+        await browser.UntilAsync(() => browser.ById("message").Text.StartsWith("Registering v2 refused (409): ", StringComparison.Ordinal), s_timeout,
+            () => $"a folder without a model was not refused: '{browser.ById("message").Text}'", Cancellation);
+        Assert.Contains("/nonexistent-model cannot be registered as v2", browser.ById("message").Text, StringComparison.Ordinal);
+        Assert.Null(StateOf(browser, "v2"));
+        await RegisterAsync(browser, "v2", _v2Model);
+        await browser.UntilAsync(() => browser.ById("message").Text == "v2 registered (vector(24))." && StateOf(browser, "v2") == "Registered", s_timeout,
+            () => $"v2 was not shown registered: '{browser.ById("message").Text}', state {StateOf(browser, "v2")}", Cancellation);
+        Assert.Equal(string.Empty, browser.ById("register-version").GetAttribute("value"));
 
         // Start the rollout from the page and watch the progress bar until v2 is Ready.
         Choose(browser, "control-version", "v2");
@@ -110,8 +127,15 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
             s_timeout, () => $"the table did not show v1 70% and v2 30% with the confirmation; message '{browser.ById("message").Text}'", Cancellation);
         Assert.Equal("ok", browser.ById("message").GetAttribute("class"));
 
+        // A command hard to undo asks first: declined, nothing is sent.
+        Command(browser, "retire");
+        Assert.StartsWith("Retire v2 of docs? Its table is dropped", await AnswerConfirmationAsync(browser, accept: false), StringComparison.Ordinal);
+        await browser.UntilAsync(() => browser.ById("message").Text == "Retire: not done.", s_timeout, () => $"declining the retire was not shown: '{browser.ById("message").Text}'", Cancellation);
+        Assert.Equal("Serving", StateOf(browser, "v2"));
+
         // A command the coordinator refuses shows its reason.
         Command(browser, "retire");
+        await AnswerConfirmationAsync(browser, accept: true);
         await browser.UntilAsync(() => browser.ById("message").GetAttribute("class") == "error", s_timeout, () => "retiring a version with traffic was not refused", Cancellation);
         Assert.Contains("Retire refused (409): Version v2 of docs is Serving and receives 30% of search traffic", browser.ById("message").Text, StringComparison.Ordinal);
         Assert.Equal("Serving", StateOf(browser, "v2"));
@@ -150,11 +174,11 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
         Assert.Contains($"from {answeredBy} (traffic split", browser.ById("search-summary").Text, StringComparison.Ordinal);
         browser.Screenshot(Path.Combine(_screenshots, "console.png"));
 
-        // Nothing was blocked by the page's content security policy and no script failed (the refused logins and the
-        // refused retire are the only failed requests).
+        // Nothing was blocked by the page's content security policy and no script failed (the refused logins, the
+        // refused registrations and the refused retire are the only failed requests).
         var messages = browser.ConsoleMessages();
         Assert.DoesNotContain(messages, m => m.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase) || m.Contains("Uncaught", StringComparison.Ordinal));
-        Assert.All(messages.Where(m => m.StartsWith("Severe", StringComparison.OrdinalIgnoreCase)), m => Assert.Matches(@"status of (401|403|409)", m));
+        Assert.All(messages.Where(m => m.StartsWith("Severe", StringComparison.OrdinalIgnoreCase)), m => Assert.Matches(@"status of (400|401|403|409)", m));
 
         // Freeze the split for an A/B comparison: a traffic change is refused until it is unfrozen.
         Command(browser, "freeze");
@@ -169,8 +193,10 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
 
         // Promote v2, then roll back to v1.
         Command(browser, "promote");
+        Assert.StartsWith("Promote v2 in docs?", await AnswerConfirmationAsync(browser, accept: true), StringComparison.Ordinal);
         await browser.UntilAsync(() => StateOf(browser, "v2") == "Primary" && TrafficOf(browser, "v2") == "100%" && StateOf(browser, "v1") == "Draining", s_timeout, () => "v2 was not shown promoted", Cancellation);
         Command(browser, "rollback");
+        Assert.StartsWith("Roll back the rollout in docs?", await AnswerConfirmationAsync(browser, accept: true), StringComparison.Ordinal);
         await browser.UntilAsync(
             () => StateOf(browser, "v1") == "Primary" && TrafficOf(browser, "v1") == "100%" && TrafficOf(browser, "v2") == "0%" && browser.ById("message").Text == "Rolled back.",
             s_timeout, () => $"the rollback was not shown with its confirmation; message '{browser.ById("message").Text}'", Cancellation);
@@ -199,15 +225,9 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
             "--Embeddings:Indexer:Search:ShadowSampleRate=1",
         ]);
 
-        var v2 = Path.Combine(_silo.Models, "v2");
-        new StaticEmbeddingModelBuilder { Dimensions = 24, MaxTokens = 32, Seed = 9 }.Build(ApiSilo.Texts(Documents), v2, "console-v2");
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_silo.Address, "/api/collections/docs/models"))
-        {
-            Content = JsonContent.Create(new { version = "v2", modelPath = v2 }),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ApiSilo.OperatorToken);
-        using var response = await s_http.SendAsync(request, Cancellation);
-        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync(Cancellation));
+        // The model the page registers as v2.
+        _v2Model = Path.Combine(_silo.Models, "v2");
+        new StaticEmbeddingModelBuilder { Dimensions = 24, MaxTokens = 32, Seed = 9 }.Build(ApiSilo.Texts(Documents), _v2Model, "console-v2");
     }
 
     public async ValueTask DisposeAsync() => await _silo.DisposeAsync();
@@ -282,6 +302,49 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
 
     private static void Choose(HeadlessChromium browser, string select, string value) =>
         browser.Driver.FindElement(By.CssSelector($"#{select} option[value='{value}']")).Click();
+
+    private static async Task RegisterAsync(HeadlessChromium browser, string version, string modelPath)
+    {
+        foreach (var (field, value) in new[] { ("register-version", version), ("register-path", modelPath) })
+        {
+            browser.ById(field).Clear();
+            browser.ById(field).SendKeys(value);
+        }
+
+        browser.ById("register-button").Click();
+        await Task.Yield();
+    }
+
+    // Answers the question the page asks before a command hard to undo; returns its text.
+    private static async Task<string> AnswerConfirmationAsync(HeadlessChromium browser, bool accept)
+    {
+        IAlert? alert = null;
+        await browser.UntilAsync(
+            () =>
+            {
+                try
+                {
+                    alert = browser.Driver.SwitchTo().Alert();
+                    return true;
+                }
+                catch (NoAlertPresentException)
+                {
+                    return false;
+                }
+            },
+            s_timeout, () => "the page did not ask for a confirmation", Cancellation);
+        var question = alert!.Text;
+        if (accept)
+        {
+            alert.Accept();
+        }
+        else
+        {
+            alert.Dismiss();
+        }
+
+        return question ?? string.Empty;
+    }
 
     private static void Command(HeadlessChromium browser, string command) =>
         browser.Driver.FindElement(By.CssSelector($"#controls button[data-command='{command}']")).Click();

@@ -199,21 +199,30 @@ function renderRun(run, repair) {
 
 // ---- commands -------------------------------------------------------------------------------------------------
 
+// Each command: its request, what the page says when it is done, and for those hard to undo, the question asked first.
 const commands = {
   start: (v) => ["POST", "/rollout/start", { version: v }, `Rollout of ${v} started.`],
   traffic: (v) => ["POST", "/rollout/traffic", { version: v, percent: Number($("traffic-percent").value) }, `${v} now gets ${$("traffic-percent").value}% of searches.`],
-  promote: (v) => ["POST", "/rollout/promote", { version: v }, `${v} promoted.`],
-  retire: (v) => ["POST", "/rollout/retire", { version: v }, `${v} retiring.`],
+  promote: (v) => ["POST", "/rollout/promote", { version: v }, `${v} promoted.`,
+    `Promote ${v} in ${state.collection}? It takes all search traffic; the old version is kept written until the rollback window ends.`],
+  retire: (v) => ["POST", "/rollout/retire", { version: v }, `${v} retiring.`,
+    `Retire ${v} of ${state.collection}? Its table is dropped; to serve it again its model must be registered and loaded anew.`],
   repair: (v) => ["POST", "/rollout/repair", { version: v }, `Repair of ${v} started.`],
   freeze: () => ["POST", "/rollout/freeze", { frozen: true }, "Traffic split frozen."],
   unfreeze: () => ["POST", "/rollout/freeze", { frozen: false }, "Traffic split unfrozen."],
-  rollback: () => ["POST", "/rollout/rollback", undefined, "Rolled back."],
-  cancel: () => ["POST", "/rollout/cancel", undefined, "Rollout cancelled."],
+  rollback: () => ["POST", "/rollout/rollback", undefined, "Rolled back.",
+    `Roll back the rollout in ${state.collection}? All search traffic returns to the previous primary version.`],
+  cancel: () => ["POST", "/rollout/cancel", undefined, "Rollout cancelled.",
+    `Cancel the rollout in ${state.collection}? The bulk load stops; the new version keeps what it has written.`],
 };
 
 async function runCommand(button) {
   const version = $("control-version").value;
-  const [method, path, body, done] = commands[button.dataset.command](version);
+  const [method, path, body, done, question] = commands[button.dataset.command](version);
+  if (question && !window.confirm(question)) {
+    showMessage("ok", `${button.textContent}: not done.`);
+    return;
+  }
   button.disabled = true;
   try {
     const status = await api(method, collectionPath(path), body);
@@ -223,6 +232,32 @@ async function runCommand(button) {
     }
   } catch (e) {
     showError(e, `${button.textContent} refused`);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function registerModel(event) {
+  event.preventDefault();
+  const version = $("register-version").value.trim();
+  const dimensions = $("register-dimensions").value.trim();
+  const body = {
+    version,
+    modelPath: $("register-path").value.trim(),
+    representation: $("register-representation").value,
+    dimensions: dimensions ? Number(dimensions) : null,
+    queryModelPath: $("register-query-path").value.trim() || null,
+  };
+  const button = $("register-button");
+  button.disabled = true;
+  showMessage("ok", `Registering ${version}: probing the model on every silo…`);
+  try {
+    const registered = await api("POST", collectionPath("/models"), body);
+    showMessage("ok", `${registered.version} registered (${registered.representation ?? `vector(${registered.dimensions})`}).`);
+    $("register-form").reset();
+    await refreshStatus();
+  } catch (e) {
+    showError(e, `Registering ${version} refused`);
   } finally {
     button.disabled = false;
   }
@@ -478,6 +513,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("collection").addEventListener("change", (e) => selectCollection(e.target.value));
   $("window").addEventListener("change", refreshFigures);
   $("search-form").addEventListener("submit", search);
+  $("register-form").addEventListener("submit", registerModel);
   for (const button of document.querySelectorAll("#controls button[data-command]")) {
     button.addEventListener("click", () => runCommand(button));
   }
