@@ -43,6 +43,9 @@ internal sealed partial class VersionCoordinatorGrain(
     private CoordinatorState _state = new();
     private long _revision;
     private IGrainTimer? _timer;
+    // Since when this activation has run without a failure: silos get a whole AckTimeout from then to acknowledge an
+    // epoch, so that a database outage (which stops both their acknowledgements and the coordinator) fails no rollout.
+    private DateTimeOffset _unfailedSince = DateTimeOffset.UtcNow;
     private Task? _indexBuild;
     private string? _indexBuildVersion;
     private readonly Dictionary<string, VersionTable> _tables = new(StringComparer.Ordinal);
@@ -513,6 +516,7 @@ internal sealed partial class VersionCoordinatorGrain(
     // the activation goes, and the next call (or the supervisor, for a run in progress) reads it on activating.
     private async Task ForgetUnsavedAsync()
     {
+        _unfailedSince = DateTimeOffset.UtcNow;
         try
         {
             await ReadStateAsync(CancellationToken.None);
@@ -584,7 +588,7 @@ internal sealed partial class VersionCoordinatorGrain(
             await SaveAsync();
             LogLoading(logger, _collection, rollout.Version, rollout.TargetEpoch.Value, rollout.PassTotal);
         }
-        else if (DateTimeOffset.UtcNow > rollout.StepDeadline)
+        else if (DateTimeOffset.UtcNow > rollout.StepDeadline && DateTimeOffset.UtcNow > _unfailedSince + _options.AckTimeout)
         {
             await EndLoadAsync(rollout, RunRecord.Failed,
                 $"silo(s) {string.Join(", ", missing)} did not acknowledge routing epoch {rollout.TargetEpoch} within {_options.AckTimeout.TotalSeconds:F0} s, so the bulk load did not start");

@@ -70,9 +70,58 @@ public sealed class CoordinatorDatabaseFailureTests(CoordinatorDatabaseFailureTe
         Assert.NotEmpty(await worker.EmbedQueryAsync("a query"));
     }
 
-    /// <summary>The indexer cluster, whose silos give up on a lock after 200 ms.</summary>
+    // An outage of the acknowledgements (their table locked: neither the silos' writes nor the coordinator's reads get
+    // through) longer than AckTimeout in the dual-write step. Before: the coordinator's first tick once the table was back
+    // saw the silos still behind, past the step's deadline, and failed the rollout before they had a chance to
+    // acknowledge. Now the silos have a whole AckTimeout after the coordinator's last failure.
+    [Fact]
+    public async Task A_rollout_waits_for_the_acknowledgements_through_an_outage_longer_than_the_ack_timeout()
+    {
+        const string collection = "outage";
+        await indexer.CreateCollectionAsync(collection);
+        var coordinator = indexer.Cluster.Client.GetGrain<IVersionCoordinatorGrain>(collection);
+        await coordinator.RegisterModelAsync("v2", indexer.SecondModelDirectory);
+
+        await using (var connection = await indexer.DataSource.OpenConnectionAsync(Ct))
+        await using (var transaction = await connection.BeginTransactionAsync(Ct))
+        {
+            await using (var lockTable = new NpgsqlCommand("LOCK TABLE embeddings_routing_acks IN ACCESS EXCLUSIVE MODE", connection, transaction))
+            {
+                await lockTable.ExecuteNonQueryAsync(Ct);
+            }
+
+            try
+            {
+                await coordinator.StartRolloutAsync("v2");
+            }
+            catch (DatabaseFailureException ex) when (ex.Transient)
+            {
+                // Started and saved; it failed reading the acknowledgements. Its status says so:
+            }
+
+            Assert.Equal(VersionState.Provisioning, (await coordinator.GetStatusAsync()).Version("v2").State);
+            await Task.Delay(ImpatientCluster.AckTimeout * 2, Ct);
+            var during = await coordinator.GetStatusAsync();
+            Assert.True(during.Rollout is { Step: "dual-write" }, Describe(during));
+        }
+
+        var ready = await WaitForStatusAsync(coordinator, s => s.Version("v2").State is VersionState.Ready or VersionState.Failed, Long, "v2 Ready or Failed after the outage");
+        Assert.True(ready.Version("v2").State == VersionState.Ready, Describe(ready));
+    }
+
+    /// <summary>The indexer cluster, whose silos give up on a lock after 200 ms and have 4 s to acknowledge an epoch.</summary>
     public sealed class ImpatientCluster(PostgresServer server) : IndexerCluster(server)
     {
+        /// <summary>How long the silos have to acknowledge a routing epoch.</summary>
+        public static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(4);
+
+        /// <inheritdoc />
+        protected override void ConfigureIndexer(Orleans.Embeddings.Hosting.IndexerOptions options)
+        {
+            ArgumentNullException.ThrowIfNull(options);
+            options.Rollouts.AckTimeout = AckTimeout;
+        }
+
         /// <inheritdoc />
         protected override string SiloConnectionString(string connectionString) =>
             new NpgsqlConnectionStringBuilder(connectionString) { Options = "-c lock_timeout=200" }.ConnectionString;
