@@ -78,6 +78,17 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
             () => $"v2 was not shown registered: '{browser.ById("message").Text}', state {StateOf(browser, "v2")}", Cancellation);
         Assert.Equal(string.Empty, browser.ById("register-version").GetAttribute("value"));
 
+        // The binary settings show only for a binary version, and are what it is registered with.
+        Assert.False(browser.ById("register-rerank").Displayed);
+        Choose(browser, "register-representation", "binary");
+        Assert.True(browser.ById("register-rerank").Displayed);
+        browser.ById("register-rerank").SendKeys("8");
+        Choose(browser, "register-bits", "2");
+        await RegisterAsync(browser, "v3", _v2Model);
+        await browser.UntilAsync(() => browser.ById("message").Text == "v3 registered (binary(24x2)+halfvec rerank x8)." && StateOf(browser, "v3") == "Registered", s_timeout,
+            () => $"v3 was not shown registered as binary: '{browser.ById("message").Text}', state {StateOf(browser, "v3")}", Cancellation);
+        Assert.False(browser.ById("register-rerank").Displayed);
+
         // Start the rollout from the page and watch the progress bar until v2 is Ready.
         Choose(browser, "control-version", "v2");
         Command(browser, "start");

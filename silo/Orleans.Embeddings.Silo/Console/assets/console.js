@@ -241,12 +241,17 @@ async function registerModel(event) {
   event.preventDefault();
   const version = $("register-version").value.trim();
   const dimensions = $("register-dimensions").value.trim();
+  const representation = $("register-representation").value;
+  const binary = representation === "binary";
+  const rerank = $("register-rerank").value.trim();
   const body = {
     version,
     modelPath: $("register-path").value.trim(),
-    representation: $("register-representation").value,
+    representation,
     dimensions: dimensions ? Number(dimensions) : null,
     queryModelPath: $("register-query-path").value.trim() || null,
+    rerankOversample: binary && rerank ? Number(rerank) : null,
+    binaryBits: binary ? Number($("register-bits").value) : null,
   };
   const button = $("register-button");
   button.disabled = true;
@@ -255,11 +260,20 @@ async function registerModel(event) {
     const registered = await api("POST", collectionPath("/models"), body);
     showMessage("ok", `${registered.version} registered (${registered.representation ?? `vector(${registered.dimensions})`}).`);
     $("register-form").reset();
+    showBinaryOptions();
     await refreshStatus();
   } catch (e) {
     showError(e, `Registering ${version} refused`);
   } finally {
     button.disabled = false;
+  }
+}
+
+// The rerank and bits settings apply to a binary version only.
+function showBinaryOptions() {
+  const binary = $("register-representation").value === "binary";
+  for (const label of document.querySelectorAll("#register-form .binary-only")) {
+    label.hidden = !binary;
   }
 }
 
@@ -514,6 +528,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("window").addEventListener("change", refreshFigures);
   $("search-form").addEventListener("submit", search);
   $("register-form").addEventListener("submit", registerModel);
+  $("register-representation").addEventListener("change", showBinaryOptions);
+  showBinaryOptions();
   for (const button of document.querySelectorAll("#controls button[data-command]")) {
     button.addEventListener("click", () => runCommand(button));
   }
