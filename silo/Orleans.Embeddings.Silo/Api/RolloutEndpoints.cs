@@ -63,7 +63,7 @@ public static class RolloutEndpoints
                     await log.ReadShadowSeriesAsync(collection, since, bucket).ConfigureAwait(false));
             }));
         api.MapGet("/dead-letters", (string collection, int? latest, Orleans.Embeddings.Streaming.DeadLetters.DeadLetterStore letters) =>
-            Run(async () => DeadLetterView.From(await letters.SummarizeAsync(CollectionName(collection), latest: Math.Clamp(latest ?? 10, 0, 100), payloadBytes: DeadLetterView.PreviewBytes).ConfigureAwait(false))));
+            Run(() => letters.SummarizeAsync(CollectionName(collection), latest: Math.Clamp(latest ?? 10, 0, 100))));
         api.MapPost("/rollout/start", (string collection, VersionRequest body, IGrainFactory grains) =>
             Run(() => Coordinator(grains, collection).StartRolloutAsync(Required(body.Version, "version"))));
         api.MapPost("/rollout/traffic", (string collection, TrafficRequest body, IGrainFactory grains) =>
@@ -143,25 +143,6 @@ public sealed record SearchMetrics(
 /// <param name="Shadow">Points per bucket and version pair.</param>
 public sealed record SearchSeries(
     DateTimeOffset Since, double BucketSeconds, IReadOnlyList<Orleans.Embeddings.Storage.Search.VersionSearchPoint> Versions, IReadOnlyList<Orleans.Embeddings.Storage.Search.ShadowPoint> Shadow);
-
-/// <summary>Dead letters as the operator API shows them: counts, frequent reasons, and the latest with the start of their payload.</summary>
-public sealed record DeadLetterView(long Total, IReadOnlyList<Orleans.Embeddings.Streaming.DeadLetters.DeadLetterReason> Reasons, IReadOnlyList<DeadLetterView.Letter> Latest)
-{
-    /// <summary>How much of a dead letter's payload is shown.</summary>
-    public const int PreviewBytes = 160;
-
-    /// <summary>One dead letter without its full payload.</summary>
-    public sealed record Letter(string Provider, string Transport, int Queue, long Position, string? StreamKey, string Reason, int Attempts, DateTimeOffset FailedAt, int PayloadBytes, string PayloadPreview);
-
-    /// <summary>Converts a summary (the payloads' first bytes decoded leniently).</summary>
-    public static DeadLetterView From(Orleans.Embeddings.Streaming.DeadLetters.DeadLetterSummary summary)
-    {
-        ArgumentNullException.ThrowIfNull(summary);
-        return new DeadLetterView(summary.Total, summary.Reasons, [.. summary.Latest.Select(l => new Letter(
-            l.Provider, l.Transport, l.Queue, l.Position, l.StreamKey, l.Reason, l.Attempts, l.FailedAt, l.PayloadBytes,
-            System.Text.Encoding.UTF8.GetString(l.PayloadStart)))]);
-    }
-}
 
 /// <summary>An error body.</summary>
 public sealed record ApiError(string Error);

@@ -16,9 +16,9 @@ public sealed record DeadLetter(
 /// <summary>How often a reason occurred and when last.</summary>
 public sealed record DeadLetterReason(string Reason, long Count, DateTimeOffset LastAt);
 
-/// <summary>A dead letter without the bulk of its payload: its length and first bytes.</summary>
+/// <summary>A dead letter without the bulk of its payload: its length in bytes and its first bytes as text (bytes that are not UTF-8 shown as U+FFFD).</summary>
 public sealed record DeadLetterExcerpt(
-    string Provider, string Transport, int Queue, long Position, string? StreamKey, int Attempts, string Reason, DateTimeOffset FailedAt, int PayloadBytes, byte[] PayloadStart);
+    string Provider, string Transport, int Queue, long Position, string? StreamKey, int Attempts, string Reason, DateTimeOffset FailedAt, int PayloadBytes, string PayloadPreview);
 
 /// <summary>A count of dead letters, the most frequent reasons, and the latest letters, newest first.</summary>
 public sealed record DeadLetterSummary(long Total, IReadOnlyList<DeadLetterReason> Reasons, IReadOnlyList<DeadLetterExcerpt> Latest);

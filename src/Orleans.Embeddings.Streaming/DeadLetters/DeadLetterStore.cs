@@ -1,3 +1,4 @@
+using System.Text;
 using Npgsql;
 using Orleans.Embeddings.Storage;
 
@@ -86,23 +87,23 @@ public sealed class DeadLetterStore(NpgsqlDataSource dataSource)
             command.Parameters.AddWithValue("preview", payloadBytes);
         }
 
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
         var total = reader.GetInt64(0);
-        await reader.NextResultAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         var byReason = new List<DeadLetterReason>();
-        while (await reader.ReadAsync(cancellationToken))
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             byReason.Add(new DeadLetterReason(reader.GetString(0), reader.GetInt64(1), reader.GetFieldValue<DateTimeOffset>(2)));
         }
 
-        await reader.NextResultAsync(cancellationToken);
+        await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
         var letters = new List<DeadLetterExcerpt>();
-        while (await reader.ReadAsync(cancellationToken))
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             letters.Add(new DeadLetterExcerpt(
                 reader.GetString(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt64(3), reader.IsDBNull(4) ? null : reader.GetString(4),
-                reader.GetInt32(5), reader.GetString(6), reader.GetFieldValue<DateTimeOffset>(7), reader.GetInt32(8), (byte[])reader.GetValue(9)));
+                reader.GetInt32(5), reader.GetString(6), reader.GetFieldValue<DateTimeOffset>(7), reader.GetInt32(8), Encoding.UTF8.GetString((byte[])reader.GetValue(9))));
         }
 
         return new DeadLetterSummary(total, byReason, letters);

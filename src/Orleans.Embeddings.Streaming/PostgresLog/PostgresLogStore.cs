@@ -276,15 +276,8 @@ public sealed class PostgresLogStore(NpgsqlDataSource dataSource)
     /// connection. Without this those rows would wait for their lease to expire, and the events after them be delivered
     /// first. Returns the count made visible.
     /// </summary>
-    public async Task<int> ReclaimLeasesAsync(string provider, int queue, Guid owner, IReadOnlyCollection<long> received, CancellationToken cancellationToken = default)
-    {
-        await using var command = dataSource.CreateCommand(ReclaimSql);
-        command.Parameters.AddWithValue("provider", provider);
-        command.Parameters.AddWithValue("queue", queue);
-        command.Parameters.AddWithValue("owner", owner);
-        command.Parameters.Add(new NpgsqlParameter<long[]>("positions", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = [.. received] });
-        return await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    public Task<int> ReclaimLeasesAsync(string provider, int queue, Guid owner, IReadOnlyCollection<long> received, CancellationToken cancellationToken = default) =>
+        ExecuteWithPositionsAsync(ReclaimSql, provider, queue, owner, received, null, cancellationToken); // run even with none received
 
     /// <summary>
     /// Gives up the lease of a row whose delivery failed, recording why; it is read again after <paramref name="delay"/>
@@ -358,14 +351,14 @@ public sealed class PostgresLogStore(NpgsqlDataSource dataSource)
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    private async Task<int> ExecuteOnPositionsAsync(
+    // A statement on some of the owner's rows: with no positions it has nothing to do.
+    private Task<int> ExecuteOnPositionsAsync(
+        string sql, string provider, int queue, Guid owner, IReadOnlyCollection<long> positions, TimeSpan? visibility, CancellationToken cancellationToken) =>
+        positions.Count == 0 ? Task.FromResult(0) : ExecuteWithPositionsAsync(sql, provider, queue, owner, positions, visibility, cancellationToken);
+
+    private async Task<int> ExecuteWithPositionsAsync(
         string sql, string provider, int queue, Guid owner, IReadOnlyCollection<long> positions, TimeSpan? visibility, CancellationToken cancellationToken)
     {
-        if (positions.Count == 0)
-        {
-            return 0;
-        }
-
         await using var command = dataSource.CreateCommand(sql);
         command.Parameters.AddWithValue("provider", provider);
         command.Parameters.AddWithValue("queue", queue);

@@ -23,6 +23,37 @@ internal sealed class DatabaseFailureCallFilter : IIncomingGrainCallFilter
         }
     }
 
+    /// <summary>
+    /// Runs a grain's activation work (<paramref name="what"/> names it in the error): its failure reaches the first
+    /// call's caller without passing this filter, so a database failure is converted here.
+    /// </summary>
+    public static async Task ActivateAsync(Task work, string what)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        try
+        {
+            await work;
+        }
+        catch (NpgsqlException ex)
+        {
+            throw From(ex, what);
+        }
+    }
+
+    /// <inheritdoc cref="ActivateAsync(Task, string)"/>
+    public static async Task<T> ActivateAsync<T>(Task<T> work, string what)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        try
+        {
+            return await work;
+        }
+        catch (NpgsqlException ex)
+        {
+            throw From(ex, what);
+        }
+    }
+
     /// <summary>The <see cref="DatabaseFailureException"/> a caller gets for <paramref name="exception"/>, naming <paramref name="what"/> failed.</summary>
     public static DatabaseFailureException From(NpgsqlException exception, string what)
     {

@@ -54,16 +54,7 @@ internal sealed partial class VersionCoordinatorGrain(
     {
         _collection = this.GetPrimaryKeyString();
         StorageNames.Validate(_collection, "collection");
-        try
-        {
-            await ReadStateAsync(cancellationToken);
-        }
-        catch (Npgsql.NpgsqlException ex)
-        {
-            // An activation's failure reaches the first call's caller without passing the grain-call filter.
-            throw Hosting.DatabaseFailureCallFilter.From(ex, $"Activating the version coordinator of {_collection}");
-        }
-
+        await DatabaseFailureCallFilter.ActivateAsync(ReadStateAsync(cancellationToken), $"Activating the version coordinator of {_collection}");
         UpdateTimer();
     }
 

@@ -34,20 +34,8 @@ internal sealed class EmbeddingWorkerGrain(
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _key = WorkerKey.Parse(this.GetPrimaryKeyString());
-        VersionTable table;
-        Inference.Sessions.EmbeddingSession session;
-        Inference.Sessions.EmbeddingSession? querySession;
-        try
-        {
-            (table, session, querySession) = await sessions.GetAsync(_key.Collection, _key.Version, _key.Device);
-        }
-        catch (Npgsql.NpgsqlException ex)
-        {
-            // An activation's failure reaches the first call's caller without passing the grain-call filter, and
-            // Npgsql's exception cannot cross the wire.
-            throw DatabaseFailureCallFilter.From(ex, $"Activating the embedding worker {_key}");
-        }
-
+        var (table, session, querySession) = await DatabaseFailureCallFilter.ActivateAsync(
+            sessions.GetAsync(_key.Collection, _key.Version, _key.Device), $"Activating the embedding worker {_key}");
         _table = table;
         _batcher = new DynamicBatcher(session, options.Value.Batching);
         _queryBatcher = querySession is null ? null : new DynamicBatcher(querySession, QueryModelBatching(options.Value.Batching));

@@ -1,4 +1,3 @@
-using Npgsql;
 using Orleans.Embeddings.Rollouts;
 using Orleans.Embeddings.Testing;
 using Orleans.Embeddings.Tests.Indexing;
@@ -53,16 +52,12 @@ public sealed class CoordinatorDatabaseFailureTests(CoordinatorDatabaseFailureTe
         const string collection = "unread";
         await indexer.CreateCollectionAsync(collection);
         var worker = indexer.Worker(collection, "v1", "Silo_0");
-        // A row lock does not stop a read: the worker's read of the catalog waits for an exclusive lock on the table.
-        await using var connection = await indexer.DataSource.OpenConnectionAsync(Ct);
-        await using var transaction = await connection.BeginTransactionAsync(Ct);
-        await using (var lockTable = new NpgsqlCommand("LOCK TABLE embeddings_model_versions IN ACCESS EXCLUSIVE MODE", connection, transaction))
+        DatabaseFailureException failure;
+        await using (await RowLock.TakeTableAsync(indexer.DataSource, "embeddings_model_versions", Ct))
         {
-            await lockTable.ExecuteNonQueryAsync(Ct);
+            failure = await Assert.ThrowsAsync<DatabaseFailureException>(() => worker.EmbedQueryAsync("a query"));
         }
 
-        var failure = await Assert.ThrowsAsync<DatabaseFailureException>(() => worker.EmbedQueryAsync("a query"));
-        await transaction.RollbackAsync(Ct);
         Assert.Contains($"Activating the embedding worker {collection}/v1/Silo_0/cpu failed in PostgreSQL (SQLSTATE 55P03)", failure.Message, StringComparison.Ordinal);
         Assert.True(failure.Transient, failure.Message);
 
@@ -82,14 +77,8 @@ public sealed class CoordinatorDatabaseFailureTests(CoordinatorDatabaseFailureTe
         var coordinator = indexer.Cluster.Client.GetGrain<IVersionCoordinatorGrain>(collection);
         await coordinator.RegisterModelAsync("v2", indexer.SecondModelDirectory);
 
-        await using (var connection = await indexer.DataSource.OpenConnectionAsync(Ct))
-        await using (var transaction = await connection.BeginTransactionAsync(Ct))
+        await using (await RowLock.TakeTableAsync(indexer.DataSource, "embeddings_routing_acks", Ct))
         {
-            await using (var lockTable = new NpgsqlCommand("LOCK TABLE embeddings_routing_acks IN ACCESS EXCLUSIVE MODE", connection, transaction))
-            {
-                await lockTable.ExecuteNonQueryAsync(Ct);
-            }
-
             try
             {
                 await coordinator.StartRolloutAsync("v2");
@@ -123,7 +112,6 @@ public sealed class CoordinatorDatabaseFailureTests(CoordinatorDatabaseFailureTe
         }
 
         /// <inheritdoc />
-        protected override string SiloConnectionString(string connectionString) =>
-            new NpgsqlConnectionStringBuilder(connectionString) { Options = "-c lock_timeout=200" }.ConnectionString;
+        protected override string SiloConnectionString(string connectionString) => RowLock.ImpatientConnectionString(connectionString);
     }
 }
