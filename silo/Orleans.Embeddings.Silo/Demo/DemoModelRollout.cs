@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Orleans.Embeddings.Inference.Pretrained;
 using Orleans.Embeddings.Rollouts;
 
@@ -20,34 +19,50 @@ internal sealed partial class DemoModelRollout(IGrainFactory grains, ILogger<Dem
             return;
         }
 
+        var name = string.IsNullOrWhiteSpace(demo.TrainedVersion) ? $"{demo.TrainedModel.Trim().ToLowerInvariant()}-v1" : demo.TrainedVersion;
+        try
+        {
+            await RollOutAsync(demo, name, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogFailed(logger, ex, name, demo.Collection);
+        }
+    }
+
+    private async Task RollOutAsync(DemoOptions demo, string trainedVersion, CancellationToken cancellationToken)
+    {
+
         var coordinator = grains.GetGrain<IVersionCoordinatorGrain>(demo.Collection);
         var status = await coordinator.GetStatusAsync();
-        var version = status.Versions.FirstOrDefault(v => v.Version == demo.TrainedVersion);
+        var version = status.Versions.FirstOrDefault(v => v.Version == trainedVersion);
         if (version is null)
         {
             var model = PretrainedModel.Find(demo.TrainedModel);
             var directory = string.IsNullOrWhiteSpace(demo.TrainedModelDirectory) ? PretrainedModelFetcher.DefaultDirectory(model) : demo.TrainedModelDirectory;
             LogFetching(logger, model.ModelId, model.PackageId, model.PackageVersion, directory);
             var fetch = await new PretrainedModelFetcher().FetchAsync(model, directory, cancellationToken);
-            await coordinator.RegisterModelAsync(demo.TrainedVersion, new ModelRegistration(fetch.Folder.Directory));
-            version = (await coordinator.GetStatusAsync()).Versions.First(v => v.Version == demo.TrainedVersion);
+            await coordinator.RegisterModelAsync(trainedVersion, new ModelRegistration(fetch.Folder.Directory));
+            version = (await coordinator.GetStatusAsync()).Versions.First(v => v.Version == trainedVersion);
         }
 
         if (version.State == VersionState.Registered)
         {
-            await coordinator.StartRolloutAsync(demo.TrainedVersion);
-            LogStarted(logger, demo.TrainedVersion, demo.Collection);
+            await coordinator.StartRolloutAsync(trainedVersion);
+            LogStarted(logger, trainedVersion, demo.Collection);
         }
 
-        var clock = Stopwatch.StartNew();
         using var timer = new PeriodicTimer(s_poll);
         while (true)
         {
             status = await coordinator.GetStatusAsync();
-            version = status.Versions.First(v => v.Version == demo.TrainedVersion);
+            version = status.Versions.First(v => v.Version == trainedVersion);
             if (version.State is VersionState.Failed or VersionState.RolledBack or VersionState.Retired or VersionState.Draining)
             {
-                LogStopped(logger, demo.TrainedVersion, version.State, version.Error);
+                LogStopped(logger, trainedVersion, version.State, version.Error);
                 return;
             }
 
@@ -56,9 +71,9 @@ internal sealed partial class DemoModelRollout(IGrainFactory grains, ILogger<Dem
                 break;
             }
 
-            if (status.Rollout is { Version: var running } progress && running == demo.TrainedVersion)
+            if (status.Rollout is { Version: var running } progress && running == trainedVersion)
             {
-                LogProgress(logger, demo.TrainedVersion, progress.Step, progress.Done, progress.Total, progress.DocumentsPerSecond);
+                LogProgress(logger, trainedVersion, progress.Step, progress.Done, progress.Total, progress.DocumentsPerSecond);
             }
 
             await timer.WaitForNextTickAsync(cancellationToken);
@@ -66,15 +81,17 @@ internal sealed partial class DemoModelRollout(IGrainFactory grains, ILogger<Dem
 
         if (version.State == VersionState.Ready)
         {
-            LogReady(logger, demo.TrainedVersion, clock.Elapsed.TotalSeconds);
+            // Timed from the rollout's own start (stored by the coordinator), so a silo restarted mid-way reports it whole.
+            var started = status.Rollout is { Version: var rolled } run && rolled == trainedVersion ? run.StartedAt : version.StateChangedAt;
+            LogReady(logger, trainedVersion, (DateTimeOffset.UtcNow - started).TotalSeconds, status.Rollout?.Total ?? 0);
             if (demo.TrainedTrafficPercent > 0)
             {
-                await coordinator.SetTrafficAsync(demo.TrainedVersion, demo.TrainedTrafficPercent);
-                LogShifted(logger, demo.TrainedTrafficPercent, demo.TrainedVersion);
+                await coordinator.SetTrafficAsync(trainedVersion, demo.TrainedTrafficPercent);
+                LogShifted(logger, demo.TrainedTrafficPercent, trainedVersion, demo.Collection);
             }
             else
             {
-                LogHowToShift(logger, demo.TrainedVersion, demo.Collection);
+                LogHowToShift(logger, trainedVersion, demo.Collection);
             }
         }
     }
@@ -88,15 +105,18 @@ internal sealed partial class DemoModelRollout(IGrainFactory grains, ILogger<Dem
     [LoggerMessage(EventId = 5012, Level = LogLevel.Information, Message = "Rollout to {Version}: {Step}, {Done}/{Total} documents ({Rate:F0}/s)")]
     private static partial void LogProgress(ILogger logger, string version, string step, long done, long total, double rate);
 
-    [LoggerMessage(EventId = 5013, Level = LogLevel.Information, Message = "{Version} is Ready: {Seconds:F0} s from the demo's start of the rollout")]
-    private static partial void LogReady(ILogger logger, string version, double seconds);
+    [LoggerMessage(EventId = 5013, Level = LogLevel.Information, Message = "{Version} is Ready: {Seconds:F0} s from the start of its rollout ({Documents} documents)")]
+    private static partial void LogReady(ILogger logger, string version, double seconds, long documents);
 
-    [LoggerMessage(EventId = 5014, Level = LogLevel.Information, Message = "Shifted {Percent} % of searches to {Version}; `embeddings rollout rollback` moves them back at once")]
-    private static partial void LogShifted(ILogger logger, int percent, string version);
+    [LoggerMessage(EventId = 5014, Level = LogLevel.Information, Message = "Shifted {Percent} % of searches to {Version}; `embeddings rollout rollback -c {Collection}` moves them back at once")]
+    private static partial void LogShifted(ILogger logger, int percent, string version, string collection);
 
     [LoggerMessage(EventId = 5015, Level = LogLevel.Information, Message = "{Version} is Ready; shift searches to it with `embeddings rollout traffic {Version} 100 -c {Collection}`")]
     private static partial void LogHowToShift(ILogger logger, string version, string collection);
 
     [LoggerMessage(EventId = 5016, Level = LogLevel.Warning, Message = "The demo's rollout to {Version} stopped in state {State}: {Error}")]
     private static partial void LogStopped(ILogger logger, string version, VersionState state, string? error);
+
+    [LoggerMessage(EventId = 5017, Level = LogLevel.Error, Message = "The demo's rollout of {Collection} to the trained model {Version} failed; the static version keeps serving (restart the silo to try again, or roll out by hand with `embeddings models fetch` and `embeddings models register`)")]
+    private static partial void LogFailed(ILogger logger, Exception exception, string version, string collection);
 }

@@ -33,8 +33,8 @@ public sealed class DemoOptions
     /// <summary>Where the trained model's folder is (<c>embeddings models fetch</c>'s default folder when empty).</summary>
     public string? TrainedModelDirectory { get; set; }
 
-    /// <summary>The version name of the trained model.</summary>
-    public string TrainedVersion { get; set; } = "minilm-v1";
+    /// <summary>The version name of the trained model; empty: <c>&lt;TrainedModel&gt;-v1</c> (e.g. <c>minilm-v1</c>).</summary>
+    public string? TrainedVersion { get; set; }
 
     /// <summary>The share of searches the trained version gets once it is Ready (0: leave the traffic to the operator).</summary>
     public int TrainedTrafficPercent { get; set; } = 100;

