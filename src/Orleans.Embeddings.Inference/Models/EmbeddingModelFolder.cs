@@ -26,6 +26,13 @@ public sealed record EmbeddingModelFolder
     /// <summary>Which tokenizer <see cref="TokenizerPath"/> holds.</summary>
     public required TokenizerKind Tokenizer { get; init; }
 
+    /// <summary>
+    /// Which implementation tokenizes: <see cref="TokenizerRevision.BertHf"/> for <c>vocab.txt</c> and
+    /// <see cref="TokenizerRevision.SentencePiece"/> for a <c>*.model</c> when loaded; a version registered with an
+    /// older revision runs its folder <c>with</c> that one, so that its queries are tokenized as its table was.
+    /// </summary>
+    public required TokenizerRevision TokenizerRevision { get; init; }
+
     /// <summary>Whether the tokenizer lower-cases text first (<c>do_lower_case</c>).</summary>
     public required bool LowerCase { get; init; }
 
@@ -125,6 +132,7 @@ public sealed record EmbeddingModelFolder
             ModelPath = model,
             TokenizerPath = tokenizerPath,
             Tokenizer = tokenizer,
+            TokenizerRevision = tokenizer == TokenizerKind.SentencePiece ? TokenizerRevision.SentencePiece : TokenizerRevision.BertHf,
             LowerCase = lowerCase,
             StripAccents = Bool(tokenizerConfig, "strip_accents") ?? lowerCase,
             Name = manifest?.Name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(directory)),
