@@ -66,6 +66,19 @@ public sealed record EmbeddingModelFolder
     /// <summary>Allowed Matryoshka lengths; empty when the model was not trained for truncation.</summary>
     public IReadOnlyList<int> MatryoshkaDimensions { get; init; } = [];
 
+    /// <summary>
+    /// This folder tokenized as a version registered with <paramref name="registered"/> tokenizes: a WordPiece folder
+    /// with that WordPiece revision (or <see cref="TokenizerRevision.BertHf"/> when the version's document model is
+    /// SentencePiece), a SentencePiece folder with <see cref="TokenizerRevision.SentencePiece"/>, whose tokenization
+    /// has never changed.
+    /// </summary>
+    public EmbeddingModelFolder RegisteredWith(TokenizerRevision registered) => this with
+    {
+        TokenizerRevision = Tokenizer == TokenizerKind.SentencePiece
+            ? TokenizerRevision.SentencePiece
+            : registered == TokenizerRevision.SentencePiece ? TokenizerRevision.BertHf : registered,
+    };
+
     /// <summary>Reads and checks a model folder.</summary>
     /// <exception cref="ModelFolderException">A file is missing, unreadable or inconsistent; the message names it.</exception>
     public static EmbeddingModelFolder Load(string directory)
