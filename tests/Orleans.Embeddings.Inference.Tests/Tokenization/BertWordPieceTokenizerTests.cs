@@ -12,7 +12,7 @@ public sealed class BertWordPieceTokenizerTests
 {
     // Ids are indexes: [PAD] 0, [UNK] 1, [CLS] 2, [SEP] 3, [MASK] 4, then the words and pieces.
     private static readonly string[] s_vocabulary =
-        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "web", "server", "un", "##aff", "##able", "c", "+", "$", "=", "|", "~", "^", "`", "°", "©", "cafe", "中", "文", "foo", "##bar", ".", "a"];
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "web", "server", "un", "##aff", "##able", "c", "+", "$", "=", "|", "~", "^", "`", "°", "©", "cafe", "中", "文", "foo", "##bar", ".", "a", "[", "]"];
 
     [Theory]
     [InlineData("web server", new[] { "web", "server" })]
