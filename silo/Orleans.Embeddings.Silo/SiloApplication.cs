@@ -60,6 +60,7 @@ public static class SiloApplication
 
         builder.Services.Configure<DocumentStreamsOptions>(configuration.GetSection(DocumentStreamsOptions.SectionName));
         builder.Services.Configure<DemoOptions>(configuration.GetSection(DemoOptions.SectionName));
+        builder.Services.AddSingleton<DemoModelRollout>();
         builder.Services.AddHostedService<DemoCollectionLoader>();
 
         var metrics = builder.Services.AddOpenTelemetry()

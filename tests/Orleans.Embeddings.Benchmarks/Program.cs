@@ -10,10 +10,10 @@ using Orleans.Embeddings.Benchmarks.Streams;
 var benchmarks = new Dictionary<string, Func<string?, IBenchmark?>>(StringComparer.Ordinal)
 {
     ["inference"] = option => option is null ? new InferenceBenchmark() : null,
-    ["compact"] = option => option is null ? new Orleans.Embeddings.Benchmarks.Compact.CompactBenchmark() : null,
+    ["compact"] = option => option is null or "minilm" or "arctic-xs" or "seeded" ? new Orleans.Embeddings.Benchmarks.Compact.CompactBenchmark(option) : null,
     ["eval"] = option => option is null ? new Orleans.Embeddings.Benchmarks.Evaluation.EvalBenchmark() : null,
     ["ingest"] = option => option is null ? new IngestBenchmark() : null,
-    ["rollout"] = option => option is null or "encoder" or "static" ? new RolloutBenchmark(option) : null,
+    ["rollout"] = option => option is null or "minilm" or "encoder" or "static" ? new RolloutBenchmark(option) : null,
     ["search"] = option => option is null ? new Orleans.Embeddings.Benchmarks.Search.SearchBenchmark() : null,
     ["storage"] = option => option is null ? new StorageBenchmark() : null,
     ["streams"] = option => option is null ? new StreamsBenchmark() : null,
@@ -21,7 +21,7 @@ var benchmarks = new Dictionary<string, Func<string?, IBenchmark?>>(StringCompar
 
 if (args.Length is < 1 or > 2 || !benchmarks.TryGetValue(args[0], out var create) || create(args.ElementAtOrDefault(1)) is not { } benchmark)
 {
-    await Console.Error.WriteLineAsync($"usage: dotnet run -c Release --project tests/Orleans.Embeddings.Benchmarks -- <{string.Join('|', benchmarks.Keys)}> (rollout [encoder|static])");
+    await Console.Error.WriteLineAsync($"usage: dotnet run -c Release --project tests/Orleans.Embeddings.Benchmarks -- <{string.Join('|', benchmarks.Keys)}> (compact [minilm|arctic-xs|seeded], rollout [minilm|encoder|static])");
     return 2;
 }
 

@@ -8,6 +8,7 @@ internal static class ModelsCommand
     public static Command Create()
     {
         var models = new Command("models", "Build and inspect embedding models.");
+        models.Subcommands.Add(FetchCommand.Create());
         models.Subcommands.Add(BuildStaticCommand.Create());
         models.Subcommands.Add(BuildEncoderCommand.Create());
         models.Subcommands.Add(BuildQueryModelCommand.Create());

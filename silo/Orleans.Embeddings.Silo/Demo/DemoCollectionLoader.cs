@@ -14,11 +14,12 @@ namespace Orleans.Embeddings.Silo.Demo;
 
 /// <summary>
 /// On an empty database, creates the demo collection with a static model built from the Debian corpus and ingests
-/// the corpus through the document-change stream, logging the progress of publishing and of indexing.
+/// the corpus through the document-change stream, logging the progress of publishing and of indexing; then rolls
+/// the collection out to a trained model (<see cref="DemoModelRollout"/>).
 /// </summary>
 internal sealed partial class DemoCollectionLoader(
     IOptions<DemoOptions> options, IOptions<DocumentStreamsOptions> streams, IOptionsMonitor<KafkaStreamOptions> kafka, NpgsqlDataSource dataSource, RoutingStore routing,
-    CollectionSetup setup, VersionIndexes indexes, ILogger<DemoCollectionLoader> logger) : BackgroundService
+    CollectionSetup setup, VersionIndexes indexes, DemoModelRollout trainedRollout, ILogger<DemoCollectionLoader> logger) : BackgroundService
 {
     private const int PublishBatch = 2000;
 
@@ -32,7 +33,10 @@ internal sealed partial class DemoCollectionLoader(
 
         try
         {
-            await LoadAsync(demo, stoppingToken);
+            if (await LoadAsync(demo, stoppingToken))
+            {
+                await trainedRollout.RunAsync(demo, stoppingToken);
+            }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -43,18 +47,19 @@ internal sealed partial class DemoCollectionLoader(
         }
     }
 
-    private async Task LoadAsync(DemoOptions demo, CancellationToken cancellationToken)
+    /// <summary>Creates and ingests the collection unless it exists; false when there is none (no corpus).</summary>
+    private async Task<bool> LoadAsync(DemoOptions demo, CancellationToken cancellationToken)
     {
         if (await routing.GetAsync(demo.Collection, cancellationToken) is not null)
         {
             LogPresent(logger, demo.Collection);
-            return;
+            return true;
         }
 
         if (!File.Exists(demo.Corpus))
         {
             LogNoCorpus(logger, demo.Corpus);
-            return;
+            return false;
         }
 
         var clock = Stopwatch.StartNew();
@@ -76,6 +81,7 @@ internal sealed partial class DemoCollectionLoader(
 
         // The first version is ingested without an ANN index (far faster); searches need one.
         await indexes.BuildAsync(demo.Collection, demo.Version, cancellationToken);
+        return true;
     }
 
     private async Task<int> PublishAsync(DemoOptions demo, CancellationToken cancellationToken)

