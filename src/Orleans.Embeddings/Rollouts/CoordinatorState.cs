@@ -31,6 +31,9 @@ internal sealed class VersionRecord
 
     public string? QueryModelPath { get; set; }
 
+    /// <summary>The tokenizer revision the version tokenizes with (null in states written before revisions were recorded).</summary>
+    public string? TokenizerRevision { get; set; }
+
     public VectorRepresentation Representation { get; set; }
 
     public int RerankOversample { get; set; } = VersionLayout.DefaultRerankOversample;

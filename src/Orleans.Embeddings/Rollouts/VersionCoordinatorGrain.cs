@@ -8,6 +8,7 @@ using Orleans.Embeddings.Devices;
 using Orleans.Embeddings.Hosting;
 using Orleans.Embeddings.Indexing;
 using Orleans.Embeddings.Inference.Models;
+using Orleans.Embeddings.Inference.Tokenization;
 using Orleans.Embeddings.Search;
 using Orleans.Embeddings.Storage;
 using Orleans.Embeddings.Storage.Naming;
@@ -127,7 +128,7 @@ internal sealed partial class VersionCoordinatorGrain(
             throw new RolloutCommandException(ex.Message);
         }
 
-        await catalog.SetModelPathsAsync(_collection, version, model.Directory, queryModel?.Directory);
+        await catalog.SetModelPathsAsync(_collection, version, model.Directory, queryModel?.Directory, model.TokenizerRevision.ToName());
         string? failure;
         try
         {
@@ -153,6 +154,7 @@ internal sealed partial class VersionCoordinatorGrain(
         var record = known ?? new VersionRecord { Version = version };
         record.ModelPath = model.Directory;
         record.QueryModelPath = queryModel?.Directory;
+        record.TokenizerRevision = model.TokenizerRevision.ToName();
         record.Dimensions = layout.Dimensions;
         record.Representation = registration.Representation;
         record.RerankOversample = layout.RerankOversample;
@@ -878,7 +880,7 @@ internal sealed partial class VersionCoordinatorGrain(
         foreach (var table in await catalog.ListVersionsAsync(_collection, cancellationToken))
         {
             var weight = record?.Traffic.GetValueOrDefault(table.Version) ?? 0;
-            var (modelPath, queryModelPath) = await catalog.GetModelPathsAsync(_collection, table.Version, cancellationToken);
+            var (modelPath, queryModelPath, tokenizerRevision) = await catalog.GetModelPathsAsync(_collection, table.Version, cancellationToken);
             var state = weight == 100 ? VersionState.Primary : weight > 0 ? VersionState.Serving : VersionState.Registered;
             _state.Versions[table.Version] = new VersionRecord
             {
@@ -887,6 +889,7 @@ internal sealed partial class VersionCoordinatorGrain(
                 Dimensions = table.Dimensions,
                 ModelPath = modelPath,
                 QueryModelPath = queryModelPath,
+                TokenizerRevision = tokenizerRevision,
                 Representation = VersionLayoutPlanner.RepresentationOf(table),
                 RerankOversample = table.RerankOversample,
                 BinaryBits = table.BinaryBits,
@@ -935,6 +938,8 @@ internal sealed partial class VersionCoordinatorGrain(
     {
         Representation = LayoutOf(record).Description,
         QueryModelPath = record.QueryModelPath,
+        // A version the coordinator recorded before revisions were (its state has none) was embedded with the legacy one.
+        TokenizerRevision = record.ModelPath is null ? null : record.TokenizerRevision ?? TokenizerRevisionNames.MlTokenizersBert20,
     };
 
     private async Task<RunProgress> ToProgressAsync(RunRecord run)

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Embeddings.Hosting;
 using Orleans.Embeddings.Inference.Models;
 using Orleans.Embeddings.Inference.Sessions;
+using Orleans.Embeddings.Inference.Tokenization;
 using Orleans.Embeddings.Storage.Versions;
 
 namespace Orleans.Embeddings.Workers;
@@ -53,16 +54,27 @@ public sealed class ModelSessions(CollectionCatalog catalog, IOptions<IndexerOpt
     {
         var table = await catalog.GetVersionAsync(collection, version).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Version {version} of collection {collection} is not registered.");
-        var (modelPath, queryPath) = await catalog.GetModelPathsAsync(collection, version).ConfigureAwait(false);
+        var (modelPath, queryPath, tokenizerName) = await catalog.GetModelPathsAsync(collection, version).ConfigureAwait(false);
         var path = modelPath ?? throw new InvalidOperationException($"Version {version} of collection {collection} has no model folder recorded.");
-        var folder = EmbeddingModelFolder.Load(path);
+        TokenizerRevision tokenizer;
+        try
+        {
+            tokenizer = TokenizerRevisionNames.Parse(tokenizerName ?? TokenizerRevisionNames.MlTokenizersBert20);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidOperationException($"Version {version} of collection {collection} was registered with a tokenizer this silo does not have: {ex.Message}", ex);
+        }
+
+        // The version's tokenizer revision, not the newest: queries must be tokenized as the table was (DESIGN invariant 4).
+        var folder = EmbeddingModelFolder.Load(path).RegisteredWith(tokenizer);
         if (folder.Dimensions != table.Dimensions && !folder.MatryoshkaDimensions.Contains(table.Dimensions))
         {
             throw new InvalidOperationException(
                 $"The model in {path} has {folder.Dimensions} dimensions (Matryoshka lengths: {string.Join(", ", folder.MatryoshkaDimensions)}) but version {version} of {collection} stores {table.Dimensions}.");
         }
 
-        var queryFolder = queryPath is null ? null : EmbeddingModelFolder.Load(queryPath);
+        var queryFolder = queryPath is null ? null : EmbeddingModelFolder.Load(queryPath).RegisteredWith(tokenizer);
         if (queryFolder is not null && queryFolder.Dimensions != table.Dimensions && queryFolder.Dimensions != folder.Dimensions)
         {
             throw new InvalidOperationException(

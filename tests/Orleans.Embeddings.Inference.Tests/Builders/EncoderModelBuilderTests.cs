@@ -15,7 +15,7 @@ public sealed class EncoderModelBuilderTests : IDisposable
     {
         var (folder, weights) = new EncoderModelBuilder { Configuration = EncoderConfiguration.Tiny, Seed = 3 }.Build(StaticModelFixture.Corpus, _directory, "tiny");
         using var session = new EmbeddingSession(folder);
-        var tokenizer = new WordPieceTokenizer(folder);
+        var tokenizer = TextTokenizer.Create(folder);
         const string text = "a small and fast web server";
 
         var ids = tokenizer.Tokenize(text).Ids;

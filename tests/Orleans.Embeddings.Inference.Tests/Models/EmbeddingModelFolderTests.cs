@@ -110,7 +110,7 @@ public sealed class EmbeddingModelFolderTests : IDisposable
     {
         var folder = Build();
         var vocabulary = File.ReadAllLines(folder.TokenizerPath);
-        var tokenizer = new WordPieceTokenizer(folder);
+        var tokenizer = TextTokenizer.Create(folder);
 
         var tokens = tokenizer.Tokenize("Web SERVER, café!").Ids.Select(id => vocabulary[id]);
 

@@ -123,6 +123,24 @@ public sealed class SchemaMigratorTests(PostgresServer server)
     }
 
     [Fact]
+    public async Task MigrateAsync_TokenizerRevision_GivesExistingVersionsTheLegacyTokenizerAndNewOnesTheExactOne()
+    {
+        await using var database = await FreshDatabaseAsync();
+        var beforeRevisions = EmbeddedMigrations.All.Where(m => m.Version < 10).ToList();
+        await new SchemaMigrator(database.DataSource, NullLogger<SchemaMigrator>.Instance, beforeRevisions).MigrateAsync(Cancellation);
+        var catalog = new CollectionCatalog(database.DataSource);
+        await catalog.RegisterVersionAsync("tok", "old", 4, VectorElementType.Vector, DistanceMetric.Cosine, Cancellation);
+
+        await new SchemaMigrator(database.DataSource, NullLogger<SchemaMigrator>.Instance).MigrateAsync(Cancellation);
+        await catalog.RegisterVersionAsync("tok", "new", 4, VectorElementType.Vector, DistanceMetric.Cosine, Cancellation);
+
+        // The old version was embedded with Microsoft.ML.Tokenizers' BertTokenizer and must keep tokenizing with it.
+        Assert.Equal(
+            ["new:bert-hf", "old:mltokenizers-bert-2.0"],
+            await QueryAsync(database.DataSource, "SELECT version, tokenizer_revision FROM embeddings_model_versions ORDER BY version"));
+    }
+
+    [Fact]
     public async Task GetStatusAsync_EmptyDatabase_ReportsVersionZero()
     {
         await using var database = await FreshDatabaseAsync();

@@ -45,6 +45,18 @@ public sealed class CollectionCatalogTests(MigratedPostgresDatabase database) : 
     }
 
     [Fact]
+    public async Task SetModelPathsAsync_TokenizerRevision_IsReadBackWithThePaths()
+    {
+        await _catalog.RegisterVersionAsync("catalog-tok", "v1", 4, VectorElementType.Vector, DistanceMetric.Cosine, Cancellation);
+        Assert.Equal((null, null, "bert-hf"), await _catalog.GetModelPathsAsync("catalog-tok", "v1", Cancellation));
+
+        await _catalog.SetModelPathsAsync("catalog-tok", "v1", "/models/doc", "/models/query", "mltokenizers-bert-2.0", Cancellation);
+
+        Assert.Equal(("/models/doc", "/models/query", "mltokenizers-bert-2.0"), await _catalog.GetModelPathsAsync("catalog-tok", "v1", Cancellation));
+        Assert.Equal((null, null, null), await _catalog.GetModelPathsAsync("catalog-tok", "missing", Cancellation));
+    }
+
+    [Fact]
     public async Task DropVersionAsync_DropsTheTableAndIsIdempotent()
     {
         var table = await _catalog.RegisterVersionAsync("catalog-c", "old", 4, VectorElementType.Vector, DistanceMetric.L2, Cancellation);

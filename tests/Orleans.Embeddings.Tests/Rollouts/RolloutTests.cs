@@ -152,6 +152,7 @@ public sealed class RolloutTests(IndexerCluster indexer) : IClassFixture<Indexer
         var second = await coordinator.RegisterModelAsync("v2", indexer.SecondModelDirectory);
         Assert.Equal(first, second);
         Assert.Equal(48, first.Dimensions);
+        Assert.Equal("bert-hf", first.TokenizerRevision);
         Assert.Contains("already registered", (await Assert.ThrowsAsync<RolloutCommandException>(() => coordinator.RegisterModelAsync("v2", indexer.ModelDirectory))).Message, StringComparison.Ordinal);
 
         Assert.Contains("Registered", (await Assert.ThrowsAsync<RolloutCommandException>(() => coordinator.SetTrafficAsync("v2", 10))).Message, StringComparison.Ordinal);

@@ -4,17 +4,21 @@ using Orleans.Embeddings.Inference.Models;
 namespace Orleans.Embeddings.Inference.Tokenization;
 
 /// <summary>
-/// BERT's WordPiece tokenization (Microsoft.ML.Tokenizers) with the folder's casing, [CLS]/[SEP] added and
-/// truncation to the model's token limit reported, never silent.
+/// BERT's WordPiece tokenization as Microsoft.ML.Tokenizers 2.0's <see cref="BertTokenizer"/> does it, with the folder's
+/// casing, [CLS]/[SEP] added and truncation to the model's token limit reported, never silent. It differs from Hugging
+/// Face's (it deletes tabs and line breaks, joining the words around them, and drops symbols such as <c>$ + = &lt; &gt; |</c>;
+/// dotnet/machinelearning#7724 and #7725), so it is kept only for versions registered with it
+/// (<see cref="TokenizerRevision.MlTokenizersBert20"/>): their tables were embedded with it, and their queries must be too.
+/// New versions use <see cref="BertWordPieceTokenizer"/>.
 /// </summary>
-public sealed class WordPieceTokenizer : ITextTokenizer
+public sealed class MlTokenizersBertTokenizer : ITextTokenizer
 {
     private readonly BertTokenizer _tokenizer;
     private readonly int _maxTokens;
 
     /// <summary>Loads the vocabulary of <paramref name="folder"/>.</summary>
     /// <exception cref="ModelFolderException">The vocabulary cannot be read or lacks BERT's special tokens.</exception>
-    public WordPieceTokenizer(EmbeddingModelFolder folder)
+    public MlTokenizersBertTokenizer(EmbeddingModelFolder folder)
     {
         ArgumentNullException.ThrowIfNull(folder);
         try
