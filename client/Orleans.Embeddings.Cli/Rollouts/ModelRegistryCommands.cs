@@ -21,7 +21,7 @@ internal static class ModelRegistryCommands
         };
         var dimensions = new Option<int?>("--dimensions") { Description = "A Matryoshka length to truncate vectors to (one the model's embedding.json lists)." };
         var queryModel = new Option<DirectoryInfo?>("--query-model") { Description = "A separate, smaller query model folder whose vectors live in the document model's space (see models build-query-model)." };
-        var oversample = new Option<int?>("--rerank-oversample") { Description = "binary only: candidates per hit reranked exactly (1-100, default 4)." };
+        var oversample = new Option<int?>("--rerank-oversample") { Description = "binary only: candidates per hit reranked exactly (1-100, default 20)." };
         var bits = new Option<int?>("--binary-bits") { Description = "binary only: index bits per dimension, 1 (signs) or 2 (a thermometer code: better candidates, twice the index bits)." };
         var command = new Command("register", "Register a model version: every silo loads it and embeds a probe text first.")
         {

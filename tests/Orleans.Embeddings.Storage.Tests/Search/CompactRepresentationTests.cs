@@ -130,7 +130,7 @@ public sealed class CompactRepresentationTests(MigratedPostgresDatabase database
 
         Assert.Equal(table, again);
         Assert.Equal(VectorQuantization.Binary, (await _catalog.GetVersionAsync(collection, "v1", Cancellation))!.Quantization);
-        Assert.Contains("binary(64)+halfvec rerank x4", error.Message, StringComparison.Ordinal);
+        Assert.Contains("binary(64)+halfvec rerank x20", error.Message, StringComparison.Ordinal);
         Assert.Contains("vector(64)", error.Message, StringComparison.Ordinal);
     }
 
