@@ -19,4 +19,8 @@ public sealed record ModelVersionStatus(
     /// <summary>The separate query model folder, or null when queries use the document model.</summary>
     [Id(9)]
     public string? QueryModelPath { get; init; }
+
+    /// <summary>The ef_search tuned on the version's HNSW index for its target recall, or null before its index is measured.</summary>
+    [Id(10)]
+    public EfSearchTuningStatus? EfSearch { get; init; }
 }
