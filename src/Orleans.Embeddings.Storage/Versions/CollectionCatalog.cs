@@ -252,15 +252,18 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
         return versions;
     }
 
-    /// <summary>The collection's own settings (every value null when it sets none, or does not exist).</summary>
+    /// <summary>The collection's own settings (a value is null when the collection sets none).</summary>
     /// <exception cref="ArgumentException">The name is not a valid collection name.</exception>
+    /// <exception cref="KeyNotFoundException">The collection does not exist.</exception>
     public async Task<CollectionSettings> GetSettingsAsync(string collection, CancellationToken cancellationToken = default)
     {
         StorageNames.Validate(collection, "collection");
         await using var command = dataSource.CreateCommand("SELECT target_recall FROM embeddings_collections WHERE name = @name");
         command.Parameters.AddWithValue("name", collection);
-        var target = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-        return new CollectionSettings(collection, target is double value ? value : null);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new CollectionSettings(collection, reader.IsDBNull(0) ? null : reader.GetDouble(0))
+            : throw new KeyNotFoundException($"Collection {collection} does not exist.");
     }
 
     /// <summary>

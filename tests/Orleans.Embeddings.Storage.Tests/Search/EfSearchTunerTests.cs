@@ -114,6 +114,7 @@ public sealed class EfSearchTunerTests(MigratedPostgresDatabase database) : ICla
         Assert.True(high.EfSearch > low.EfSearch, $"ef_search {low.EfSearch} for 0.5, {high.EfSearch} for 0.99");
         Assert.Equal(high.EfSearch, (await _catalog.GetVersionAsync(table.Collection, table.Version, Cancellation))!.EfSearchTuning!.EfSearch);
         Assert.Null((await _catalog.GetSettingsAsync(table.Collection, Cancellation)).TargetRecall);
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => _catalog.GetSettingsAsync("no-such-collection", Cancellation));
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => _catalog.SetTargetRecallAsync(table.Collection, 1.5, Cancellation));
         await Assert.ThrowsAsync<KeyNotFoundException>(() => _catalog.SetTargetRecallAsync("no-such-collection", 0.9, Cancellation));
     }
