@@ -73,7 +73,7 @@ internal static class ModelRegistryCommands
 
             return state.State == "Failed"
                 ? throw new InvalidOperationException($"building the index of {state.Version} failed: {state.Error}")
-                : $"{state.Version}: index {state.State}" + (state.EfSearch is { } tuning ? $", ef_search {tuning}" : "");
+                : $"{state.Version}: index {state.State}" + (state.EfSearch is { } tuning ? $", {tuning}" : "");
         }));
         return command;
     }
@@ -87,16 +87,16 @@ internal static class ModelRegistryCommands
         command.SetAction((result, ct) => RolloutCommand.CallAsync(result.GetValue(api)!, result.GetValue(token), async client =>
         {
             var versions = await client.GetAsync<ImmutableArray<ModelVersionStatus>>(result.GetValue(collection)!, "models", ct);
-            var table = new Table().AddColumns("version", "state", "traffic", "written", "representation", "ef_search (recall@10)", "model", "query model");
+            var table = new Table().AddColumns("version", "state", "traffic", "written", "representation", "model", "query model");
             foreach (var v in versions)
             {
                 table.AddRow(
                     Markup.Escape(v.Version), v.State.ToString(), $"{v.TrafficPercent}%", v.WriteTarget ? "yes" : "no",
-                    Markup.Escape(v.Representation ?? v.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                    Markup.Escape(RolloutCommand.EfSearchText(v.EfSearch)), Markup.Escape(v.ModelPath ?? ""), Markup.Escape(v.QueryModelPath ?? "-"));
+                    Markup.Escape(v.Representation ?? v.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture)), Markup.Escape(v.ModelPath ?? ""), Markup.Escape(v.QueryModelPath ?? "-"));
             }
 
             AnsiConsole.Write(table);
+            RolloutCommand.PrintTunings(versions);
             return (object?)null;
         }));
         return command;

@@ -137,18 +137,18 @@ internal static class RolloutCommand
 
     internal static void Print(RolloutStatus status)
     {
-        var table = new Table().AddColumns("version", "state", "traffic", "written", "representation", "ef_search (recall@10)", "model", "note");
+        var table = new Table().AddColumns("version", "state", "traffic", "written", "representation", "model", "note");
         foreach (var version in status.Versions)
         {
             var model = version.QueryModelPath is { } query ? $"{version.ModelPath} (queries: {query})" : version.ModelPath ?? "";
             table.AddRow(
                 Markup.Escape(version.Version), version.State.ToString(), $"{version.TrafficPercent}%", version.WriteTarget ? "yes" : "no",
-                Markup.Escape(version.Representation ?? version.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                Markup.Escape(EfSearchText(version.EfSearch)), Markup.Escape(model), Markup.Escape(version.Error ?? ""));
+                Markup.Escape(version.Representation ?? version.Dimensions.ToString(System.Globalization.CultureInfo.InvariantCulture)), Markup.Escape(model), Markup.Escape(version.Error ?? ""));
         }
 
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(status.Collection)}[/] routing epoch {status.Epoch}{(status.TrafficFrozen ? ", traffic [yellow]frozen[/] (A/B)" : "")}");
         AnsiConsole.Write(table);
+        PrintTunings(status.Versions);
         foreach (var run in new[] { status.Rollout, status.Repair }.OfType<RunProgress>())
         {
             var eta = run.Eta is { } left ? $", ETA {left:hh\\:mm\\:ss}" : "";
@@ -233,13 +233,16 @@ internal static class RolloutCommand
     }
 
     /// <summary>
-    /// A version's tuned ef_search for a table cell, e.g. <c>60 (0.953 ≥ 0.95; 0.981 at 100)</c>, or <c>100 (default)</c>
-    /// before its index is measured.
+    /// One line per version whose ef_search was measured (below the versions' table, which has no room left in 80
+    /// columns): what it reached, against which target, at what cost. Others search with ef_search 100.
     /// </summary>
-    internal static string EfSearchText(EfSearchTuningStatus? tuning) => tuning is null
-        ? "100 (default)"
-        : string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"{tuning.EfSearch} ({tuning.Recall:F3} {(tuning.TargetReached ? "≥" : "<")} {tuning.TargetRecall:F2}; {tuning.RecallAtDefault:F3} at 100)");
+    internal static void PrintTunings(IEnumerable<ModelVersionStatus> versions)
+    {
+        foreach (var version in versions.Where(v => v.EfSearch is not null))
+        {
+            AnsiConsole.MarkupLine(Markup.Escape($"{version.Version}: {version.EfSearch}, {version.EfSearch!.TunedAt:u}"));
+        }
+    }
 
     internal static int Fail(string message)
     {
