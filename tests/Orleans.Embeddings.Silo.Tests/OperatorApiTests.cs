@@ -41,7 +41,26 @@ public sealed class OperatorApiTests(PostgresServer server) : IAsyncLifetime
         // The first version has no ANN index until it is built.
         var index = await EmbeddingsCli.RunAsync(["models", "index", "v1", "--wait", .. connection], Cancellation);
         Assert.True(index.ExitCode == 0, index.Output);
-        Assert.Contains("v1: index Built", index.Output, StringComparison.Ordinal);
+        Assert.Contains("v1: index Built, ef 10: recall@10 ", index.Output, StringComparison.Ordinal); // a tiny table: the ladder's first value finds all
+        Assert.Contains("(target 0.95;", index.Output, StringComparison.Ordinal);
+
+        // The collection's own target recall, taken when the index is measured again.
+        var setTarget = await EmbeddingsCli.RunAsync(["collection", "set", "--target-recall", "0.99", .. connection], Cancellation);
+        Assert.True(setTarget.ExitCode == 0, setTarget.Output);
+        Assert.Contains("docs: target recall@10 0.99", setTarget.Output, StringComparison.Ordinal);
+        var remeasured = await EmbeddingsCli.RunAsync(["models", "index", "v1", "--wait", .. connection], Cancellation);
+        Assert.True(remeasured.ExitCode == 0, remeasured.Output);
+        Assert.Contains("(target 0.99;", remeasured.Output, StringComparison.Ordinal);
+        var badTarget = await EmbeddingsCli.RunAsync(["collection", "set", "--target-recall", "1.5", .. connection], Cancellation);
+        Assert.Equal(1, badTarget.ExitCode);
+        Assert.Contains("at most 1", badTarget.Output, StringComparison.Ordinal);
+        var reset = await EmbeddingsCli.RunAsync(["collection", "set", "--default-target-recall", .. connection], Cancellation);
+        Assert.True(reset.ExitCode == 0, reset.Output);
+        var show = await EmbeddingsCli.RunAsync(["collection", "show", .. connection], Cancellation);
+        Assert.Contains("docs: target recall@10 default", show.Output, StringComparison.Ordinal);
+        var noCollection = await EmbeddingsCli.RunAsync(["collection", "show", "-c", "nosuch", "--api", _address.ToString(), "--token", OperatorToken], Cancellation);
+        Assert.Equal(1, noCollection.ExitCode);
+        Assert.Contains("does not exist", noCollection.Output, StringComparison.Ordinal);
         var noVersion = await EmbeddingsCli.RunAsync(["models", "index", "v9", .. connection], Cancellation);
         Assert.Equal(1, noVersion.ExitCode);
         Assert.Contains("has no version v9", noVersion.Output, StringComparison.Ordinal);
@@ -60,12 +79,14 @@ public sealed class OperatorApiTests(PostgresServer server) : IAsyncLifetime
         var list = await EmbeddingsCli.RunAsync(["models", "list", .. connection], Cancellation);
         Assert.Contains("v2", list.Output, StringComparison.Ordinal);
         Assert.Contains("Primary", list.Output, StringComparison.Ordinal);
+        Assert.Contains("v1: ef 10: recall@10 1.000 (target 0.99;", list.Output, StringComparison.Ordinal); // as last measured
 
         var start = await EmbeddingsCli.RunAsync(["rollout", "start", "v2", .. connection], Cancellation);
         Assert.True(start.ExitCode == 0, start.Output);
         var watch = await EmbeddingsCli.RunAsync(["rollout", "status", "--watch", .. connection], Cancellation);
         Assert.True(watch.ExitCode == 0, watch.Output);
         Assert.Contains("Ready", watch.Output, StringComparison.Ordinal);
+        Assert.Contains("v2: ef 10: recall@10 1.000 (target 0.95;", watch.Output, StringComparison.Ordinal); // measured before Ready
 
         var traffic = await EmbeddingsCli.RunAsync(["rollout", "traffic", "v2", "50", .. connection], Cancellation);
         Assert.True(traffic.ExitCode == 0, traffic.Output);
@@ -79,7 +100,7 @@ public sealed class OperatorApiTests(PostgresServer server) : IAsyncLifetime
         Assert.Contains("Draining", promote.Output, StringComparison.Ordinal);
         var rollback = await EmbeddingsCli.RunAsync(["rollout", "rollback", .. connection], Cancellation);
         Assert.True(rollback.ExitCode == 0, rollback.Output);
-        Assert.Contains("RolledBack", rollback.Output, StringComparison.Ordinal);
+        Assert.True(rollback.Output.Contains("RolledBack", StringComparison.Ordinal), rollback.Output);
         var status = await EmbeddingsCli.RunAsync(["rollout", "status", .. connection], Cancellation);
         Assert.True(status.ExitCode == 0, status.Output);
         Assert.Contains("no searches since", status.Output, StringComparison.Ordinal); // the per-version search figures

@@ -53,14 +53,20 @@ internal static class ModelRegistryCommands
     public static Command Index()
     {
         var (collection, api, token) = (SiloApi.CollectionOption(), SiloApi.ApiOption(), SiloApi.TokenOption());
-        var version = new Argument<string>("version") { Description = "The version whose HNSW index to build." };
-        var wait = new Option<bool>("--wait") { Description = "Wait until the index is built." };
-        var command = new Command("index", "Build a version's HNSW index (a collection's first version has none: its searches are exact scans until then).") { version, wait, collection, api, token };
+        var version = new Argument<string>("version") { Description = "The version whose HNSW index to build, or whose ef_search to measure again." };
+        var wait = new Option<bool>("--wait") { Description = "Wait until the index is built and its ef_search measured." };
+        var command = new Command(
+            "index",
+            "Build a version's HNSW index (a collection's first version has none: its searches are exact scans until then) and measure the ef_search " +
+            "that reaches the collection's target recall on it; on a version whose index exists, measure its ef_search again.")
+        {
+            version, wait, collection, api, token,
+        };
         command.SetAction((result, ct) => RolloutCommand.CallAsync(result.GetValue(api)!, result.GetValue(token), async client =>
         {
             var name = result.GetValue(collection)!;
             var state = await client.PostAsync<IndexStatusView>(name, "index", new { version = result.GetValue(version) }, ct);
-            while (result.GetValue(wait) && state.State == "Building")
+            while (result.GetValue(wait) && state.State is "Building" or "Tuning")
             {
                 await Task.Delay(1000, ct);
                 state = await client.GetAsync<IndexStatusView>(name, $"index?version={Uri.EscapeDataString(result.GetValue(version)!)}", ct);
@@ -68,12 +74,12 @@ internal static class ModelRegistryCommands
 
             return state.State == "Failed"
                 ? throw new InvalidOperationException($"building the index of {state.Version} failed: {state.Error}")
-                : $"{state.Version}: index {state.State}";
+                : $"{state.Version}: index {state.State}" + (state.EfSearch is { } tuning ? $", {tuning}" : "");
         }));
         return command;
     }
 
-    private sealed record IndexStatusView(string Version, string State, string? Error);
+    private sealed record IndexStatusView(string Version, string State, string? Error, EfSearchTuningStatus? EfSearch);
 
     public static Command List()
     {
@@ -92,6 +98,7 @@ internal static class ModelRegistryCommands
             }
 
             AnsiConsole.Write(table);
+            RolloutCommand.PrintTunings(versions);
             return (object?)null;
         }));
         return command;

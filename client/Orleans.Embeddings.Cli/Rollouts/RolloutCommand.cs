@@ -148,6 +148,7 @@ internal static class RolloutCommand
 
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(status.Collection)}[/] routing epoch {status.Epoch}{(status.TrafficFrozen ? ", traffic [yellow]frozen[/] (A/B)" : "")}");
         AnsiConsole.Write(table);
+        PrintTunings(status.Versions);
         foreach (var run in new[] { status.Rollout, status.Repair }.OfType<RunProgress>())
         {
             var eta = run.Eta is { } left ? $", ETA {left:hh\\:mm\\:ss}" : "";
@@ -228,6 +229,18 @@ internal static class RolloutCommand
         catch (InvalidOperationException ex)
         {
             return Fail(ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// One line per version whose ef_search was measured (below the versions' table, which has no room left in 80
+    /// columns): what it reached, against which target, at what cost. Others search with ef_search 100.
+    /// </summary>
+    internal static void PrintTunings(IEnumerable<ModelVersionStatus> versions)
+    {
+        foreach (var version in versions.Where(v => v.EfSearch is not null))
+        {
+            AnsiConsole.MarkupLine(Markup.Escape($"{version.Version}: {version.EfSearch}, {version.EfSearch!.TunedAt:u}"));
         }
     }
 

@@ -32,6 +32,10 @@ public static class RolloutEndpoints
                 var status = await Coordinator(grains, collection).GetStatusAsync();
                 return status.Versions.IsEmpty && status.Epoch == 0 ? throw new KeyNotFoundException($"Collection {collection} does not exist.") : status;
             }));
+        api.MapGet("/settings", (string collection, Orleans.Embeddings.Storage.Versions.CollectionCatalog catalog) =>
+            Run(() => catalog.GetSettingsAsync(collection)));
+        api.MapPost("/settings", (string collection, CollectionSettingsRequest body, Orleans.Embeddings.Storage.Versions.CollectionCatalog catalog) =>
+            Run(() => catalog.SetTargetRecallAsync(collection, body.TargetRecall)));
         api.MapGet("/index", (string collection, string? version, Orleans.Embeddings.Collections.VersionIndexes indexes) =>
             Run(() => indexes.GetAsync(collection, Required(version, "version"))));
         api.MapPost("/index", (string collection, VersionRequest body, Orleans.Embeddings.Collections.VersionIndexes indexes) =>
@@ -170,6 +174,12 @@ public sealed record VersionModelRequest(
             BinaryBits = BinaryBits,
         };
 }
+
+/// <summary>
+/// A collection's settings: <c>targetRecall</c>, the recall@10 its versions' ef_search is tuned for (above 0, at most 1;
+/// null: the silo's default). A version takes a new target when its index is next measured (<c>models index</c>).
+/// </summary>
+public sealed record CollectionSettingsRequest(double? TargetRecall);
 
 /// <summary>A traffic change.</summary>
 public sealed record TrafficRequest(string? Version, int? Percent);

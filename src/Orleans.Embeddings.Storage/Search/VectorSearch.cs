@@ -108,7 +108,7 @@ public sealed class VectorSearch(NpgsqlDataSource dataSource)
         // An exact search must not use the ANN index: with index scans off, the planner sorts every matching row.
         var settings = new NpgsqlBatchCommand(
             "SELECT set_config('hnsw.ef_search', @ef, true), set_config('hnsw.iterative_scan', 'strict_order', true), set_config('enable_indexscan', @index_scan, true)");
-        settings.Parameters.AddWithValue("ef", Math.Max(request.EfSearch, candidates).ToString(CultureInfo.InvariantCulture));
+        settings.Parameters.AddWithValue("ef", Math.Max(EfSearchOf(table, request), candidates).ToString(CultureInfo.InvariantCulture));
         settings.Parameters.AddWithValue("index_scan", request.Exact ? "off" : "on");
 
         // One round trip: a batch runs in one implicit transaction (a single Sync), so the transaction-local settings of
@@ -134,6 +134,17 @@ public sealed class VectorSearch(NpgsqlDataSource dataSource)
         }
 
         return hits;
+    }
+
+    /// <summary>
+    /// The ef_search a search of <paramref name="table"/> uses (before it is raised to the candidates it returns or
+    /// reranks): the request's, else the one tuned for the version, else <see cref="VectorSearchRequest.DefaultEfSearch"/>.
+    /// </summary>
+    public static int EfSearchOf(VersionTable table, VectorSearchRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(request);
+        return request.EfSearch ?? table.EfSearchTuning?.EfSearch ?? VectorSearchRequest.DefaultEfSearch;
     }
 
     private static void Check(VersionTable table, VectorSearchRequest request)

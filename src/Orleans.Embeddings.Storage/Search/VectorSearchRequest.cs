@@ -16,8 +16,11 @@ public sealed record VectorSearchRequest(ReadOnlyMemory<float> Query, int K)
     /// <summary>The most hits one search returns (pgvector's ef_search ceiling).</summary>
     public const int MaxK = 1000;
 
-    /// <summary>HNSW candidate list size (raised to <see cref="K"/> when smaller). Higher: better recall, slower.</summary>
-    public int EfSearch { get; init; } = DefaultEfSearch;
+    /// <summary>
+    /// HNSW candidate list size (raised to <see cref="K"/> when smaller). Higher: better recall, slower. Null: the
+    /// version's tuned ef_search (<see cref="VersionTable.EfSearchTuning"/>), else <see cref="DefaultEfSearch"/>.
+    /// </summary>
+    public int? EfSearch { get; init; }
 
     /// <summary>Conditions on metadata, combined with AND.</summary>
     public IReadOnlyList<MetadataFilter> Filters { get; init; } = [];

@@ -1,6 +1,7 @@
 using Npgsql;
 using Pgvector;
 using Orleans.Embeddings.Storage.Naming;
+using Orleans.Embeddings.Storage.Search;
 
 namespace Orleans.Embeddings.Storage.Versions;
 
@@ -8,7 +9,8 @@ namespace Orleans.Embeddings.Storage.Versions;
 public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
 {
     private const string SelectVersion =
-        "SELECT collection, version, dimensions, element_type, distance, table_name, quantization, rerank_oversample, quantization_center, binary_bits, quantization_spread FROM embeddings_model_versions";
+        "SELECT collection, version, dimensions, element_type, distance, table_name, quantization, rerank_oversample, quantization_center, binary_bits, quantization_spread, " +
+        "ef_search, ef_search_recall, ef_search_target, ef_search_reached, ef_search_default_recall, ef_search_queries, ef_search_seconds, ef_search_tuned_at FROM embeddings_model_versions";
 
     /// <summary>Creates the collection when it does not exist yet.</summary>
     /// <exception cref="ArgumentException">The name is not a valid collection name.</exception>
@@ -259,6 +261,75 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
         return versions;
     }
 
+    /// <summary>The collection's own settings (a value is null when the collection sets none).</summary>
+    /// <exception cref="ArgumentException">The name is not a valid collection name.</exception>
+    /// <exception cref="KeyNotFoundException">The collection does not exist.</exception>
+    public async Task<CollectionSettings> GetSettingsAsync(string collection, CancellationToken cancellationToken = default)
+    {
+        StorageNames.Validate(collection, "collection");
+        await using var command = dataSource.CreateCommand("SELECT target_recall FROM embeddings_collections WHERE name = @name");
+        command.Parameters.AddWithValue("name", collection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new CollectionSettings(collection, reader.IsDBNull(0) ? null : reader.GetDouble(0))
+            : throw new KeyNotFoundException($"Collection {collection} does not exist.");
+    }
+
+    /// <summary>
+    /// Sets the recall@10 the collection's versions tune their ef_search for (null: the default). It applies to versions
+    /// indexed or re-measured from now on.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is not a valid collection name.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The target is not above 0 and at most 1.</exception>
+    /// <exception cref="KeyNotFoundException">The collection does not exist.</exception>
+    public async Task<CollectionSettings> SetTargetRecallAsync(string collection, double? targetRecall, CancellationToken cancellationToken = default)
+    {
+        StorageNames.Validate(collection, "collection");
+        if (targetRecall is { } target && !(target is > 0 and <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(targetRecall), targetRecall, "The target recall must be above 0 and at most 1 (e.g. 0.95).");
+        }
+
+        await using var command = dataSource.CreateCommand("UPDATE embeddings_collections SET target_recall = @target WHERE name = @name");
+        command.Parameters.AddWithValue("name", collection);
+        command.Parameters.AddWithValue("target", (object?)targetRecall ?? DBNull.Value);
+        if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+        {
+            throw new KeyNotFoundException($"Collection {collection} does not exist.");
+        }
+
+        return new CollectionSettings(collection, targetRecall);
+    }
+
+    /// <summary>Records the ef_search measured on a version's index; searches of the version that set none use it from then on.</summary>
+    /// <exception cref="InvalidOperationException">The version is not registered (retired meanwhile).</exception>
+    public async Task RecordEfSearchTuningAsync(VersionTable table, EfSearchTuning tuning, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(tuning);
+        await using var command = dataSource.CreateCommand(
+            """
+            UPDATE embeddings_model_versions
+               SET ef_search = @ef, ef_search_recall = @recall, ef_search_target = @target, ef_search_reached = @reached,
+                   ef_search_default_recall = @default_recall, ef_search_queries = @queries, ef_search_seconds = @seconds, ef_search_tuned_at = @at
+             WHERE collection = @collection AND version = @version
+            """);
+        command.Parameters.AddWithValue("ef", tuning.EfSearch);
+        command.Parameters.AddWithValue("recall", tuning.Recall);
+        command.Parameters.AddWithValue("target", tuning.TargetRecall);
+        command.Parameters.AddWithValue("reached", tuning.TargetReached);
+        command.Parameters.AddWithValue("default_recall", tuning.RecallAtDefault);
+        command.Parameters.AddWithValue("queries", tuning.Queries);
+        command.Parameters.AddWithValue("seconds", tuning.Seconds);
+        command.Parameters.AddWithValue("at", tuning.TunedAt);
+        command.Parameters.AddWithValue("collection", table.Collection);
+        command.Parameters.AddWithValue("version", table.Version);
+        if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+        {
+            throw new InvalidOperationException($"Version {table.Version} of collection {table.Collection} is not registered.");
+        }
+    }
+
     /// <summary>
     /// Drops a version's table and forgets the version. Idempotent. The caller must make sure no silo can
     /// still route writes or searches to it (DESIGN invariant 4).
@@ -308,6 +379,15 @@ public sealed class CollectionCatalog(NpgsqlDataSource dataSource)
         QuantizationCenter = reader.IsDBNull(8) ? null : reader.GetFieldValue<float[]>(8),
         BinaryBits = reader.GetInt16(9),
         QuantizationSpread = reader.IsDBNull(10) ? null : reader.GetFieldValue<float[]>(10),
+        EfSearchTuning = reader.IsDBNull(11) ? null : new EfSearchTuning(
+            reader.GetInt32(11),
+            reader.GetDouble(12),
+            reader.GetDouble(13),
+            reader.GetBoolean(14),
+            reader.GetDouble(15),
+            reader.GetInt32(16),
+            reader.GetDouble(17),
+            reader.GetFieldValue<DateTimeOffset>(18)),
     };
 
     private static string ToSql(VectorQuantization quantization) => quantization == VectorQuantization.Binary ? "binary" : "none";

@@ -1,4 +1,5 @@
 using Orleans.Embeddings.Storage.Naming;
+using Orleans.Embeddings.Storage.Search;
 
 namespace Orleans.Embeddings.Storage.Versions;
 
@@ -35,6 +36,12 @@ public sealed record VersionTable(
 
     /// <summary>With two bits per dimension: the distance of the two thresholds from the centre (0.6745 σ per dimension).</summary>
     public float[]? QuantizationSpread { get; init; }
+
+    /// <summary>
+    /// The ef_search measured on the version's HNSW index for its target recall (null before it is measured): searches
+    /// that set none use it.
+    /// </summary>
+    public EfSearchTuning? EfSearchTuning { get; init; }
 
     /// <summary>How the version stores, indexes and ranks its vectors.</summary>
     public VersionLayout Layout => new(Dimensions, ElementType, Distance) { Quantization = Quantization, RerankOversample = RerankOversample, BinaryBits = BinaryBits };

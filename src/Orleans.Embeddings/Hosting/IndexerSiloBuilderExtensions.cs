@@ -88,6 +88,10 @@ public static class IndexerSiloBuilderExtensions
         services.TryAddSingleton<LoadCheckpointStore>();
         services.TryAddSingleton<ReconciliationQueries>();
         services.TryAddSingleton<HnswIndexBuilder>();
+        services.TryAddSingleton(sp => new Orleans.Embeddings.Storage.Search.EfSearchTuner(
+            sp.GetRequiredService<Npgsql.NpgsqlDataSource>(),
+            sp.GetRequiredService<IOptions<IndexerOptions>>().Value.Rollouts.ToEfSearchTunerOptions(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Orleans.Embeddings.Storage.Search.EfSearchTuner>>()));
         services.TryAddSingleton<RolloutSupervisor>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<RolloutSupervisor>());
         return builder;

@@ -48,6 +48,19 @@ public sealed class RolloutOptions
     /// </summary>
     public int IndexBuildWorkers { get; set; } = Math.Max(0, (Environment.ProcessorCount / 2) - 1);
 
+    /// <summary>
+    /// The recall@10 each version's ef_search is tuned for after its index is built, when its collection sets none
+    /// (<c>embeddings collection set --target-recall</c>). Above 0, at most 1.
+    /// </summary>
+    public double TargetRecall { get; set; } = Orleans.Embeddings.Storage.Search.EfSearchTunerOptions.DefaultTargetRecall;
+
+    /// <summary>How many of a version's stored vectors the ef_search tuning searches for (1-10,000).</summary>
+    public int RecallSampleSize { get; set; } = Orleans.Embeddings.Storage.Search.EfSearchTunerOptions.DefaultSampleSize;
+
+    /// <summary>The ef_search tuning these options describe (rollouts and <c>VersionIndexes</c> alike).</summary>
+    public Orleans.Embeddings.Storage.Search.EfSearchTunerOptions ToEfSearchTunerOptions() =>
+        new() { TargetRecall = TargetRecall, SampleSize = RecallSampleSize };
+
     /// <summary>The HNSW build settings these options describe (rollouts and <c>VersionIndexes</c> alike).</summary>
     public Orleans.Embeddings.Storage.Vectors.HnswIndexOptions ToHnswIndexOptions() =>
         new() { M = HnswM, EfConstruction = HnswEfConstruction, MaxParallelMaintenanceWorkers = IndexBuildWorkers };
@@ -93,6 +106,16 @@ public sealed class RolloutOptions
         if (IndexBuildWorkers is < 0 or > 64)
         {
             yield return $"{section}:{nameof(IndexBuildWorkers)} must be between 0 and 64 (was {IndexBuildWorkers}).";
+        }
+
+        if (!(TargetRecall is > 0 and <= 1))
+        {
+            yield return $"{section}:{nameof(TargetRecall)} must be above 0 and at most 1 (was {TargetRecall}).";
+        }
+
+        if (RecallSampleSize is < 1 or > 10_000)
+        {
+            yield return $"{section}:{nameof(RecallSampleSize)} must be between 1 and 10000 (was {RecallSampleSize}).";
         }
 
         if (DropGrace < TimeSpan.Zero)

@@ -14,6 +14,7 @@ using Orleans.Embeddings.Storage;
 using Orleans.Embeddings.Storage.Naming;
 using Orleans.Embeddings.Storage.Reconciliation;
 using Orleans.Embeddings.Storage.Rollouts;
+using Orleans.Embeddings.Storage.Search;
 using Orleans.Embeddings.Storage.Routing;
 using Orleans.Embeddings.Storage.Vectors;
 using Orleans.Embeddings.Storage.Versions;
@@ -33,6 +34,7 @@ internal sealed partial class VersionCoordinatorGrain(
     ReconciliationQueries reconciliation,
     LoadCheckpointStore checkpoints,
     HnswIndexBuilder indexes,
+    EfSearchTuner tuner,
     DeviceDirectory devices,
     NpgsqlDataSource dataSource,
     IOptions<IndexerOptions> indexerOptions,
@@ -251,7 +253,8 @@ internal sealed partial class VersionCoordinatorGrain(
     public async Task<RolloutStatus> GetStatusAsync()
     {
         var record = await routing.GetAsync(_collection);
-        var versions = _state.Versions.Values.OrderBy(v => v.ChangedAt).Select(v => ToStatus(v, record)).ToImmutableArray();
+        var tunings = (await catalog.ListVersionsAsync(_collection)).ToDictionary(t => t.Version, t => t.EfSearchTuning?.ToStatus());
+        var versions = _state.Versions.Values.OrderBy(v => v.ChangedAt).Select(v => ToStatus(v, record) with { EfSearch = tunings.GetValueOrDefault(v.Version) }).ToImmutableArray();
         return new RolloutStatus(
             _collection, record?.Epoch ?? 0, versions,
             _state.Rollout is { } rollout ? await ToProgressAsync(rollout) : null,
@@ -657,7 +660,12 @@ internal sealed partial class VersionCoordinatorGrain(
         {
             var hnsw = _options.ToHnswIndexOptions();
             _indexBuildVersion = run.Version;
-            _indexBuild = Task.Run(() => indexes.BuildAsync(table, hnsw));
+            // Then the ef_search its searches use, measured on the new index (a target out of reach is recorded, not a failure).
+            _indexBuild = Task.Run(async () =>
+            {
+                await indexes.BuildAsync(table, hnsw);
+                await tuner.TuneAsync(table);
+            });
             LogIndexing(logger, _collection, run.Version);
         }
 
@@ -679,7 +687,7 @@ internal sealed partial class VersionCoordinatorGrain(
                 return;
             }
 
-            await EndLoadAsync(run, RunRecord.Failed, $"building the HNSW index failed: {failed.GetBaseException().Message}");
+            await EndLoadAsync(run, RunRecord.Failed, $"building the HNSW index (or measuring its ef_search) failed: {failed.GetBaseException().Message}");
             return;
         }
 

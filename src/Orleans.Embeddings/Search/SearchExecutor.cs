@@ -62,7 +62,7 @@ public sealed class SearchExecutor(
                 var embedded = clock.Elapsed;
                 var hits = await search.SearchAsync(table, new VectorSearchRequest(query, request.K)
                 {
-                    EfSearch = request.EfSearch ?? VectorSearchRequest.DefaultEfSearch,
+                    EfSearch = request.EfSearch,
                     Filters = filters,
                     IncludeContent = request.IncludeContent,
                     PresentIn = presentIn,
@@ -210,7 +210,7 @@ public sealed class SearchExecutor(
         var query = await workers.EmbedQueryAsync(collection, job.Candidate, job.Request.Text).ConfigureAwait(false);
         var hits = await search.SearchAsync(table, new VectorSearchRequest(query, job.Request.K)
         {
-            EfSearch = job.Request.EfSearch ?? VectorSearchRequest.DefaultEfSearch,
+            EfSearch = job.Request.EfSearch,
             Filters = job.Filters,
         }).ConfigureAwait(false);
         var ids = hits.Select(h => h.Id).ToArray();

@@ -5,27 +5,31 @@ namespace Orleans.Embeddings.Search;
 
 /// <summary>
 /// This silo's copy of the version catalog for search: a version's table is read once and kept until a search finds it
-/// dropped. Unknown versions are not remembered, so a version registered later is found on the next call; nor is a binary
-/// version before its index fixed its quantization centre.
+/// dropped, and read again every <see cref="RefreshInterval"/> so that an ef_search tuned (or re-measured) after it was
+/// read reaches this silo's searches. Unknown versions are not remembered, so a version registered later is found on the
+/// next call; nor is a binary version before its index fixed its quantization centre.
 /// </summary>
 public sealed class VersionTableCache(CollectionCatalog catalog)
 {
-    private readonly ConcurrentDictionary<(string Collection, string Version), VersionTable> _tables = new();
+    /// <summary>How long a version read from the catalog is used before it is read again.</summary>
+    public static readonly TimeSpan RefreshInterval = TimeSpan.FromSeconds(30);
+
+    private readonly ConcurrentDictionary<(string Collection, string Version), (VersionTable Table, long Until)> _tables = new();
 
     /// <summary>The table of (<paramref name="collection"/>, <paramref name="version"/>), or null when the catalog has no such version.</summary>
     public async ValueTask<VersionTable?> GetAsync(string collection, string version, CancellationToken cancellationToken = default)
     {
-        if (_tables.TryGetValue((collection, version), out var table))
+        if (_tables.TryGetValue((collection, version), out var known) && known.Until > Environment.TickCount64)
         {
-            return table;
+            return known.Table;
         }
 
-        table = await catalog.GetVersionAsync(collection, version, cancellationToken).ConfigureAwait(false);
+        var table = await catalog.GetVersionAsync(collection, version, cancellationToken).ConfigureAwait(false);
         // A binary version gets its quantization centre when its index is built; until then it is read again, so that
         // searches use the index's expression as soon as it exists.
         if (table is not null && (table.Quantization != VectorQuantization.Binary || table.QuantizationCenter is not null))
         {
-            _tables[(collection, version)] = table;
+            _tables[(collection, version)] = (table, Environment.TickCount64 + (long)RefreshInterval.TotalMilliseconds);
         }
 
         return table;

@@ -126,6 +126,10 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
         Assert.All(samples, s => Assert.InRange(s.Done, 0, Documents));
         Assert.StartsWith("Load complete after ", browser.ById("rollout-progress-text").Text, StringComparison.Ordinal);
         Assert.Equal(browser.ById("rollout-progress").GetAttribute("max"), browser.ById("rollout-progress").GetAttribute("value"));
+        // A Ready version shows the ef_search measured on its new index and the recall@10 it gave; v1 has no index yet.
+        Assert.Matches(@"^\d+ · [01]\.\d{3}$", EfSearchOf(browser, "v2"));
+        Assert.StartsWith("recall@10 ", (string?)browser.Script("return document.querySelector(\"#versions tr[data-version='v2'] td.ef-search\").title"), StringComparison.Ordinal);
+        Assert.Equal("100 (default)", EfSearchOf(browser, "v1"));
 
         // Change the traffic split.
         var percent = browser.ById("traffic-percent");
@@ -362,6 +366,9 @@ public sealed class OperatorConsoleTests(PostgresServer server) : IAsyncLifetime
 
     private static string? StateOf(HeadlessChromium browser, string version) =>
         (string?)browser.Script($"return document.querySelector(\"#versions tr[data-version='{version}'] .state\")?.textContent ?? null");
+
+    private static string? EfSearchOf(HeadlessChromium browser, string version) =>
+        (string?)browser.Script($"return document.querySelector(\"#versions tr[data-version='{version}'] td.ef-search\")?.textContent ?? null");
 
     private static string? TrafficOf(HeadlessChromium browser, string version) =>
         (string?)browser.Script($"return document.querySelector(\"#versions tr[data-version='{version}'] td.traffic\")?.textContent ?? null");

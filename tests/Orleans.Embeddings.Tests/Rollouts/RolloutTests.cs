@@ -32,6 +32,10 @@ public sealed class RolloutTests(IndexerCluster indexer) : IClassFixture<Indexer
         var ready = await WaitForStatusAsync(coordinator, s => s.Version("v2").State == VersionState.Ready, Long, "v2 Ready");
         Assert.True(ready.Version("v2").WriteTarget);
         Assert.True(ready.Version("v1").WriteTarget);
+        AssertTuned(ready.Version("v2"));
+        Assert.Null(ready.Version("v1").EfSearch); // a collection's first version has no index until 'models index'
+        var stored = await ScalarAsync($"SELECT ef_search FROM embeddings_model_versions WHERE collection = '{collection}' AND version = 'v2'");
+        Assert.Equal(ready.Version("v2").EfSearch!.EfSearch, stored);
         foreach (var percent in new[] { 10, 50 })
         {
             var serving = await coordinator.SetTrafficAsync("v2", percent);
@@ -179,8 +183,23 @@ public sealed class RolloutTests(IndexerCluster indexer) : IClassFixture<Indexer
         var coordinator = indexer.Cluster.Client.GetGrain<IVersionCoordinatorGrain>(collection);
         await coordinator.RegisterModelAsync("v2", indexer.SecondModelDirectory);
         await coordinator.StartRolloutAsync("v2");
-        await WaitForStatusAsync(coordinator, s => s.Version("v2").State == VersionState.Ready, Long, "v2 Ready");
+        var ready = await WaitForStatusAsync(coordinator, s => s.Version("v2").State == VersionState.Ready, Long, "v2 Ready");
+        AssertTuned(ready.Version("v2"));
         return coordinator;
+    }
+
+    // A version is Ready only with the ef_search measured on its new index, for the default target.
+    private static void AssertTuned(ModelVersionStatus version)
+    {
+        var tuning = version.EfSearch;
+        Assert.NotNull(tuning);
+        Assert.InRange(tuning.EfSearch, 10, 1000);
+        Assert.Equal(0.95, tuning.TargetRecall);
+        Assert.InRange(tuning.Recall, 0, 1);
+        Assert.True(tuning.TargetReached ? tuning.Recall >= 0.95 : tuning.EfSearch == 1000, $"{tuning}");
+        Assert.InRange(tuning.Queries, 1, 250);
+        Assert.True(tuning.Seconds > 0);
+        Assert.True(tuning.TunedAt >= version.StateChangedAt - TimeSpan.FromMinutes(5));
     }
 
     private async Task SeedAsync(string collection, int documents)

@@ -150,6 +150,13 @@ function renderStatus(status) {
     cell(row, `${v.trafficPercent}%`, "number traffic");
     cell(row, v.writeTarget ? "yes" : "no");
     cell(row, v.representation ?? `vector(${v.dimensions})`);
+    const ef = cell(row, efSearchText(v.efSearch), "number ef-search");
+    if (v.efSearch) {
+      ef.title = `recall@10 ${v.efSearch.recall.toFixed(3)} against exact search at ef_search ${v.efSearch.efSearch} ` +
+        `(target ${v.efSearch.targetRecall}${v.efSearch.targetReached ? "" : ", not reached"}; ${v.efSearch.recallAtDefault.toFixed(3)} at 100), ` +
+        `${v.efSearch.queries} queries in ${v.efSearch.seconds.toFixed(1)} s, ${new Date(v.efSearch.tunedAt).toLocaleString()}`;
+      ef.classList.toggle("error", !v.efSearch.targetReached);
+    }
     cell(row, [v.modelPath, v.queryModelPath ? `query: ${v.queryModelPath}` : null].filter(Boolean).join(" · "));
     cell(row, new Date(v.stateChangedAt).toLocaleString());
     cell(row, v.error ?? "", "error");
@@ -161,6 +168,11 @@ function renderStatus(status) {
   keepSelection($("control-version"), versions);
   keepSelection($("search-version"), [["", "traffic split"], ...status.versions.map((v) => [v.version, v.version])]);
   renderRun(status.rollout, status.repair);
+}
+
+// A version's tuned ef_search and the recall@10 it measured, e.g. "60 · 0.953"; "100 (default)" before it is measured.
+function efSearchText(tuning) {
+  return tuning ? `${tuning.efSearch} · ${tuning.recall.toFixed(3)}` : "100 (default)";
 }
 
 function renderRun(run, repair) {
