@@ -26,6 +26,7 @@ public sealed record ModelVersionStatus(
     /// </summary>
     [Id(10)]
     public string? TokenizerRevision { get; init; }
+
     /// <summary>The ef_search tuned on the version's HNSW index for its target recall, or null before its index is measured.</summary>
     [Id(11)]
     public EfSearchTuningStatus? EfSearch { get; init; }
