@@ -15,13 +15,13 @@ var benchmarks = new Dictionary<string, Func<string?, IBenchmark?>>(StringCompar
     ["ingest"] = option => option is null ? new IngestBenchmark() : null,
     ["rollout"] = option => option is null or "minilm" or "encoder" or "static" ? new RolloutBenchmark(option) : null,
     ["search"] = option => option is null ? new Orleans.Embeddings.Benchmarks.Search.SearchBenchmark() : null,
-    ["storage"] = option => option is null ? new StorageBenchmark() : null,
+    ["storage"] = option => option is null or "static" ? new StorageBenchmark(option) : null,
     ["streams"] = option => option is null ? new StreamsBenchmark() : null,
 };
 
 if (args.Length is < 1 or > 2 || !benchmarks.TryGetValue(args[0], out var create) || create(args.ElementAtOrDefault(1)) is not { } benchmark)
 {
-    await Console.Error.WriteLineAsync($"usage: dotnet run -c Release --project tests/Orleans.Embeddings.Benchmarks -- <{string.Join('|', benchmarks.Keys)}> (compact [minilm|arctic-xs|seeded], rollout [minilm|encoder|static])");
+    await Console.Error.WriteLineAsync($"usage: dotnet run -c Release --project tests/Orleans.Embeddings.Benchmarks -- <{string.Join('|', benchmarks.Keys)}> (compact [minilm|arctic-xs|seeded], rollout [minilm|encoder|static], storage [static])");
     return 2;
 }
 
