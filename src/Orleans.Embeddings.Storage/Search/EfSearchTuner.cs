@@ -9,14 +9,16 @@ using Pgvector;
 namespace Orleans.Embeddings.Storage.Search;
 
 /// <summary>
-/// Chooses a version's ef_search from its own index: a sample of the version's stored vectors is searched for exactly
+/// Chooses a version's ef_search from its own index: queries made from a sample of the version's stored vectors are searched for exactly
 /// (index scans off) and through the HNSW index at each ef_search of a ladder, and the smallest ef_search whose recall@10
 /// reaches the target is recorded with the version (<see cref="CollectionCatalog.RecordEfSearchTuningAsync"/>), for
 /// every search of it that sets none. A fixed default cannot hold: the same HNSW graph (m 16, ef_construction 64) finds
 /// 0.87 of the exact top-10 at ef_search 100 on encoder vectors and far less on a static model's.
 /// </summary>
 /// <remarks>
-/// <para>A query's own row is a legitimate hit of both searches. A hit counts when its exact score is at least the exact
+/// <para>By default each query is the normalised midpoint of two sampled stored vectors: a stored vector itself is a
+/// node of the graph, whose top-10 the index finds far more easily than a query's (<see cref="EfSearchTunerOptions.StoredVectorsAsQueries"/>).
+/// With stored vectors as queries, a query's own row is a legitimate hit of both searches. A hit counts when its exact score is at least the exact
 /// 10th's: many documents share one text (and one vector), and any of them is as right as another.</para>
 /// <para>A binary version is tuned the same way, through the same search: its bit index gives <c>k × oversample</c>
 /// candidates, reranked on the stored vectors, and the recall is of the reranked top-10 against the exact top-10 of the
@@ -134,8 +136,12 @@ public sealed partial class EfSearchTuner(NpgsqlDataSource dataSource, EfSearchT
             }
         }
 
-        var answers = new List<ExactAnswer>(vectors.Count);
-        foreach (var vector in vectors)
+        // A midpoint lies between the data like a query does, not on a node of the graph (see StoredVectorsAsQueries).
+        var queries = _options.StoredVectorsAsQueries || vectors.Count < 2
+            ? vectors
+            : [.. vectors.Select((v, i) => Midpoint(v, vectors[(i + 1) % vectors.Count]))];
+        var answers = new List<ExactAnswer>(queries.Count);
+        foreach (var vector in queries)
         {
             var hits = await _search.SearchAsync(table, new VectorSearchRequest(vector, EfSearchTunerOptions.RecallK) { Exact = true }, cancellationToken).ConfigureAwait(false);
             if (hits.Count > 0)
@@ -162,6 +168,28 @@ public sealed partial class EfSearchTuner(NpgsqlDataSource dataSource, EfSearchT
 
         Array.Sort(latencies);
         return new EfSearchMeasurement(efSearch, recall / queries.Count, latencies[latencies.Length / 2]);
+    }
+
+    private static float[] Midpoint(float[] a, float[] b)
+    {
+        var mid = new float[a.Length];
+        double norm = 0;
+        for (var i = 0; i < mid.Length; i++)
+        {
+            mid[i] = a[i] + b[i];
+            norm += mid[i] * (double)mid[i];
+        }
+
+        if (norm > 0)
+        {
+            var scale = (float)(1 / Math.Sqrt(norm));
+            for (var i = 0; i < mid.Length; i++)
+            {
+                mid[i] *= scale;
+            }
+        }
+
+        return mid;
     }
 
     private static EfSearchTunerOptions Validated(EfSearchTunerOptions options)

@@ -24,6 +24,14 @@ public sealed class EfSearchTunerOptions
     /// <summary>How many of the version's stored vectors are searched for (1-10,000; fewer when the table holds fewer).</summary>
     public int SampleSize { get; set; } = DefaultSampleSize;
 
+    /// <summary>
+    /// True: the sampled stored vectors themselves are the queries. False (default): each query is the normalised
+    /// midpoint of two sampled stored vectors. A stored vector is a node of the graph, linked at its insertion to its own
+    /// neighbours, so the index finds its top-10 far more easily than a query's: on the storage benchmark's 100k × 384
+    /// vectors the stored vectors reached recall@10 0.99 at ef_search 10, where fresh queries reached 0.70.
+    /// </summary>
+    public bool StoredVectorsAsQueries { get; set; }
+
     /// <summary>The ef_search values tried, ascending, each 1-1000: the smallest that reaches the target is chosen.</summary>
     public IReadOnlyList<int> Ladder { get; set; } = DefaultLadder;
 

@@ -137,7 +137,7 @@ internal sealed class StorageBenchmark(string? option = null) : IBenchmark
     private static void PrintTunings(List<TuningResult> results)
     {
         Console.WriteLine();
-        Console.WriteLine($"ef_search tuning (target {EfSearchTunerOptions.DefaultTargetRecall}, {EfSearchTunerOptions.DefaultSampleSize} stored vectors as queries; recall of the benchmark's own queries against brute force):");
+        Console.WriteLine($"ef_search tuning (target {EfSearchTunerOptions.DefaultTargetRecall}, {EfSearchTunerOptions.DefaultSampleSize} queries, midpoints of two stored vectors; recall of the benchmark's own queries against brute force):");
         Console.WriteLine($"{"vectors",-12} {"build s",8} {"tune s",7} {"ef tuned",8} {"sample recall",13} {"at ef 100",9} {"queries recall",14} {"at ef 100",9} ladder");
         foreach (var r in results)
         {
