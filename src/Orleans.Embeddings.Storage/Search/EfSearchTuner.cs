@@ -32,6 +32,7 @@ public sealed partial class EfSearchTuner(NpgsqlDataSource dataSource, EfSearchT
     // Recall that a larger ef_search would not improve on a binary version: within half a hit in 200 of the best.
     private const double PlateauTolerance = 0.005;
     private const double TieTolerance = 1e-6;
+    private const int MaxSearchAttempts = 10;
 
     private readonly EfSearchTunerOptions _options = Validated(options ?? new EfSearchTunerOptions());
     private readonly ILogger _logger = logger ?? NullLogger<EfSearchTuner>.Instance;
@@ -143,7 +144,7 @@ public sealed partial class EfSearchTuner(NpgsqlDataSource dataSource, EfSearchT
         var answers = new List<ExactAnswer>(queries.Count);
         foreach (var vector in queries)
         {
-            var hits = await _search.SearchAsync(table, new VectorSearchRequest(vector, EfSearchTunerOptions.RecallK) { Exact = true }, cancellationToken).ConfigureAwait(false);
+            var hits = await SearchAsync(table, new VectorSearchRequest(vector, EfSearchTunerOptions.RecallK) { Exact = true }, cancellationToken).ConfigureAwait(false);
             if (hits.Count > 0)
             {
                 answers.Add(new ExactAnswer(vector, hits[^1].Score, hits.Count)); // a zero vector under cosine has no neighbours
@@ -153,6 +154,23 @@ public sealed partial class EfSearchTuner(NpgsqlDataSource dataSource, EfSearchT
         return answers;
     }
 
+    // A measurement runs hundreds of searches: one whose connection is lost (terminated, the server restarting) is
+    // repeated rather than failing the whole measurement, which a rollout's index step would start again from scratch.
+    private async Task<IReadOnlyList<VectorSearchHit>> SearchAsync(VersionTable table, VectorSearchRequest request, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await _search.SearchAsync(table, request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (attempt < MaxSearchAttempts && PostgresFailures.IsConnectionLoss(ex))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
     private async Task<EfSearchMeasurement> MeasureAtAsync(VersionTable table, List<ExactAnswer> queries, int efSearch, CancellationToken cancellationToken)
     {
         var recall = 0.0;
@@ -160,7 +178,7 @@ public sealed partial class EfSearchTuner(NpgsqlDataSource dataSource, EfSearchT
         for (var q = 0; q < queries.Count; q++)
         {
             var started = Stopwatch.GetTimestamp();
-            var hits = await _search.SearchAsync(table, new VectorSearchRequest(queries[q].Vector, EfSearchTunerOptions.RecallK) { EfSearch = efSearch }, cancellationToken).ConfigureAwait(false);
+            var hits = await SearchAsync(table, new VectorSearchRequest(queries[q].Vector, EfSearchTunerOptions.RecallK) { EfSearch = efSearch }, cancellationToken).ConfigureAwait(false);
             latencies[q] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             var found = hits.Count(h => h.Score >= queries[q].TenthScore - TieTolerance);
             recall += Math.Min(found, queries[q].Hits) / (double)queries[q].Hits;

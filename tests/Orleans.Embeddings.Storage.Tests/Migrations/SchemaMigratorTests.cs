@@ -128,11 +128,15 @@ public sealed class SchemaMigratorTests(PostgresServer server)
         await using var database = await FreshDatabaseAsync();
         var beforeRevisions = EmbeddedMigrations.All.Where(m => m.Version < 10).ToList();
         await new SchemaMigrator(database.DataSource, NullLogger<SchemaMigrator>.Instance, beforeRevisions).MigrateAsync(Cancellation);
-        var catalog = new CollectionCatalog(database.DataSource);
-        await catalog.RegisterVersionAsync("tok", "old", 4, VectorElementType.Vector, DistanceMetric.Cosine, Cancellation);
+        // The row as a registration wrote it before migration 0010 (today's catalog reads the later migrations' columns).
+        await using (var insert = database.DataSource.CreateCommand(
+            "INSERT INTO embeddings_collections (name) VALUES ('tok'); INSERT INTO embeddings_model_versions (collection, version, dimensions, element_type, distance, table_name) VALUES ('tok', 'old', 4, 'vector', 'cosine', 'emb_tok_old')"))
+        {
+            await insert.ExecuteNonQueryAsync(Cancellation);
+        }
 
         await new SchemaMigrator(database.DataSource, NullLogger<SchemaMigrator>.Instance).MigrateAsync(Cancellation);
-        await catalog.RegisterVersionAsync("tok", "new", 4, VectorElementType.Vector, DistanceMetric.Cosine, Cancellation);
+        await new CollectionCatalog(database.DataSource).RegisterVersionAsync("tok", "new", 4, VectorElementType.Vector, DistanceMetric.Cosine, Cancellation);
 
         // The old version was embedded with Microsoft.ML.Tokenizers' BertTokenizer and must keep tokenizing with it.
         Assert.Equal(
