@@ -83,7 +83,7 @@ internal sealed partial class DemoModelRollout(IGrainFactory grains, ILogger<Dem
         {
             // Timed from the rollout's own start (stored by the coordinator), so a silo restarted mid-way reports it whole.
             var started = status.Rollout is { Version: var rolled } run && rolled == trainedVersion ? run.StartedAt : version.StateChangedAt;
-            LogReady(logger, trainedVersion, (DateTimeOffset.UtcNow - started).TotalSeconds, status.Rollout?.Total ?? 0);
+            LogReady(logger, trainedVersion, (DateTimeOffset.UtcNow - started).TotalSeconds);
             if (demo.TrainedTrafficPercent > 0)
             {
                 await coordinator.SetTrafficAsync(trainedVersion, demo.TrainedTrafficPercent);
@@ -105,8 +105,8 @@ internal sealed partial class DemoModelRollout(IGrainFactory grains, ILogger<Dem
     [LoggerMessage(EventId = 5012, Level = LogLevel.Information, Message = "Rollout to {Version}: {Step}, {Done}/{Total} documents ({Rate:F0}/s)")]
     private static partial void LogProgress(ILogger logger, string version, string step, long done, long total, double rate);
 
-    [LoggerMessage(EventId = 5013, Level = LogLevel.Information, Message = "{Version} is Ready: {Seconds:F0} s from the start of its rollout ({Documents} documents)")]
-    private static partial void LogReady(ILogger logger, string version, double seconds, long documents);
+    [LoggerMessage(EventId = 5013, Level = LogLevel.Information, Message = "{Version} is Ready: {Seconds:F0} s from the start of its rollout")]
+    private static partial void LogReady(ILogger logger, string version, double seconds);
 
     [LoggerMessage(EventId = 5014, Level = LogLevel.Information, Message = "Shifted {Percent} % of searches to {Version}; `embeddings rollout rollback -c {Collection}` moves them back at once")]
     private static partial void LogShifted(ILogger logger, int percent, string version, string collection);
