@@ -14,8 +14,6 @@ internal static class SentenceTransformersFolderWriter
     /// <summary>The file naming the package, version, licence and checksums a folder was fetched from.</summary>
     public const string SourceFileName = "source.json";
 
-    private static readonly JsonSerializerOptions s_indented = new() { WriteIndented = true };
-
     public static void Write(string directory, PretrainedModel model, IReadOnlyList<string> vocabulary)
     {
         var cls = model.Pooling == PoolingMode.Cls;
@@ -188,6 +186,5 @@ internal static class SentenceTransformersFolderWriter
     private static JsonObject Module(int index, string path, string type) =>
         new() { ["idx"] = index, ["name"] = index.ToString(System.Globalization.CultureInfo.InvariantCulture), ["path"] = path, ["type"] = type };
 
-    private static void Write(string directory, string relativePath, JsonNode value) =>
-        File.WriteAllText(Path.Combine(directory, relativePath), value.ToJsonString(s_indented));
+    private static void Write(string directory, string relativePath, JsonNode value) => Builders.ModelFolderFiles.WriteJson(directory, relativePath, value);
 }

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Orleans.Embeddings.Inference.Models;
 using Orleans.Embeddings.Testing;
 
@@ -12,77 +10,23 @@ namespace Orleans.Embeddings.Inference.Tests.Reference;
 /// </summary>
 internal static class TrainedModelFolders
 {
+    private static readonly string[] s_huggingFaceFiles = ["config.json", "tokenizer.json", "tokenizer_config.json"];
+
     public static EmbeddingModelFolder MiniLm() => TrainedModels.MiniLmAsync().GetAwaiter().GetResult();
 
     public static EmbeddingModelFolder ArcticXs() => TrainedModels.ArcticXsAsync().GetAwaiter().GetResult();
 
-    /// <summary>
-    /// A folder beside nothing else, named after <paramref name="folder"/>, with what Transformers.js reads: config.json
-    /// (model_type bert), tokenizer.json (BertNormalizer, BertPreTokenizer, WordPiece over vocab.txt, [CLS] $A [SEP]),
-    /// tokenizer_config.json and onnx/model.onnx (a link to the graph). The folder's own files are copied when it has them
-    /// (a fetched folder has them all); the reference truncates itself, so model_max_length does not matter.
-    /// </summary>
+    /// <summary>A folder under <paramref name="parent"/> with the graph linked at <c>onnx/model.onnx</c> and the fetch's Hugging Face files copied.</summary>
     public static string ForTransformersJs(EmbeddingModelFolder folder, string parent)
     {
         var directory = Path.Combine(parent, Path.GetFileName(Path.TrimEndingDirectorySeparator(folder.Directory)));
-        System.IO.Directory.CreateDirectory(Path.Combine(directory, "onnx"));
+        Directory.CreateDirectory(Path.Combine(directory, "onnx"));
         File.CreateSymbolicLink(Path.Combine(directory, "onnx", "model.onnx"), Path.GetFullPath(folder.ModelPath));
-        CopyOrWrite(folder, directory, "config.json", () => new JsonObject { ["model_type"] = "bert", ["architectures"] = new JsonArray("BertModel") });
-        var vocabulary = File.ReadAllLines(folder.TokenizerPath);
-        var vocab = new JsonObject();
-        for (var id = 0; id < vocabulary.Length; id++)
+        foreach (var name in s_huggingFaceFiles)
         {
-            vocab[vocabulary[id]] = id;
+            File.Copy(Path.Combine(folder.Directory, name), Path.Combine(directory, name));
         }
 
-        JsonObject Special(string token) => new() { ["id"] = token, ["ids"] = new JsonArray(Array.IndexOf(vocabulary, token)), ["tokens"] = new JsonArray(token) };
-        JsonObject Piece(string kind, string id) => new() { [kind] = new JsonObject { ["id"] = id, ["type_id"] = 0 } };
-        CopyOrWrite(folder, directory, "tokenizer.json", () => new JsonObject
-        {
-            ["version"] = "1.0",
-            ["truncation"] = null,
-            ["padding"] = null,
-            ["added_tokens"] = new JsonArray([.. new[] { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" }.Select(t => (JsonNode)new JsonObject
-            {
-                ["id"] = Array.IndexOf(vocabulary, t), ["content"] = t, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
-                ["normalized"] = false, ["special"] = true,
-            })]),
-            ["normalizer"] = new JsonObject
-            {
-                ["type"] = "BertNormalizer", ["clean_text"] = true, ["handle_chinese_chars"] = true, ["strip_accents"] = null, ["lowercase"] = folder.LowerCase,
-            },
-            ["pre_tokenizer"] = new JsonObject { ["type"] = "BertPreTokenizer" },
-            ["post_processor"] = new JsonObject
-            {
-                ["type"] = "TemplateProcessing",
-                ["single"] = new JsonArray(Piece("SpecialToken", "[CLS]"), Piece("Sequence", "A"), Piece("SpecialToken", "[SEP]")),
-                ["pair"] = new JsonArray(Piece("SpecialToken", "[CLS]"), Piece("Sequence", "A"), Piece("SpecialToken", "[SEP]"), Piece("Sequence", "B"), Piece("SpecialToken", "[SEP]")),
-                ["special_tokens"] = new JsonObject { ["[CLS]"] = Special("[CLS]"), ["[SEP]"] = Special("[SEP]") },
-            },
-            ["decoder"] = new JsonObject { ["type"] = "WordPiece", ["prefix"] = "##", ["cleanup"] = true },
-            ["model"] = new JsonObject
-            {
-                ["type"] = "WordPiece", ["unk_token"] = "[UNK]", ["continuing_subword_prefix"] = "##", ["max_input_chars_per_word"] = 100, ["vocab"] = vocab,
-            },
-        });
-        CopyOrWrite(folder, directory, "tokenizer_config.json", () => new JsonObject
-        {
-            ["tokenizer_class"] = "BertTokenizer", ["do_lower_case"] = folder.LowerCase, ["model_max_length"] = folder.MaxTokens,
-            ["cls_token"] = "[CLS]", ["sep_token"] = "[SEP]", ["pad_token"] = "[PAD]", ["unk_token"] = "[UNK]", ["mask_token"] = "[MASK]",
-        });
         return directory;
-    }
-
-    private static void CopyOrWrite(EmbeddingModelFolder folder, string directory, string name, Func<JsonObject> write)
-    {
-        var existing = Path.Combine(folder.Directory, name);
-        if (File.Exists(existing))
-        {
-            File.Copy(existing, Path.Combine(directory, name));
-        }
-        else
-        {
-            File.WriteAllText(Path.Combine(directory, name), write().ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
-        }
     }
 }
